@@ -1,0 +1,128 @@
+//! Matrix multiplication, 2-D and batched, with transposition flags so that
+//! backward rules never copy a transpose.
+
+use crate::graph::Backward;
+use crate::kernels::gemm::gemm;
+use crate::tensor::Tensor;
+
+/// `op(A)·op(B)` over 2-D or 3-D (batched, equal batch) operands.
+struct MatMul {
+    ta: bool,
+    tb: bool,
+}
+impl Backward for MatMul {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+    fn backward(&self, i: &[Tensor], _: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let (a, b) = (&i[0], &i[1]);
+        // C = op(A) op(B):  dA = g op(B)ᵀ (or its transpose), dB = op(A)ᵀ g (or its transpose).
+        let da = a.requires_grad().then(|| if self.ta { b.matmul_t(g, self.tb, true) } else { g.matmul_t(b, false, !self.tb) });
+        let db = b.requires_grad().then(|| if self.tb { g.matmul_t(a, true, self.ta) } else { a.matmul_t(g, !self.ta, false) });
+        vec![da, db]
+    }
+}
+
+impl Tensor {
+    /// Matrix product with optional transposition of either operand:
+    /// `op(self)·op(other)` where `op(X) = Xᵀ` (last two axes) when its flag
+    /// is set. Operands are 2-D, or 3-D with equal batch size.
+    pub fn matmul_t(&self, other: &Tensor, trans_a: bool, trans_b: bool) -> Tensor {
+        let (sa, sb) = (self.shape(), other.shape());
+        let fail = || -> ! {
+            panic!(
+                "matmul: shapes {:?}{} and {:?}{} do not multiply",
+                sa,
+                if trans_a { "ᵀ" } else { "" },
+                sb,
+                if trans_b { "ᵀ" } else { "" }
+            )
+        };
+        if sa.len() != sb.len() || !(2..=3).contains(&sa.len()) || (sa.len() == 3 && sa[0] != sb[0]) {
+            fail();
+        }
+        let nd = sa.len();
+        let batch = if nd == 3 { sa[0] } else { 1 };
+        let (ra, ca) = (sa[nd - 2], sa[nd - 1]);
+        let (rb, cb) = (sb[nd - 2], sb[nd - 1]);
+        let (m, k) = if trans_a { (ca, ra) } else { (ra, ca) };
+        let (k2, n) = if trans_b { (cb, rb) } else { (rb, cb) };
+        if k != k2 {
+            fail();
+        }
+        let mut out = vec![0.0f32; batch * m * n];
+        let (a, b) = (self.data(), other.data());
+        for p in 0..batch {
+            gemm(
+                m,
+                n,
+                k,
+                &a[p * ra * ca..(p + 1) * ra * ca],
+                ca,
+                trans_a,
+                &b[p * rb * cb..(p + 1) * rb * cb],
+                cb,
+                trans_b,
+                &mut out[p * m * n..(p + 1) * m * n],
+                n,
+                false,
+            );
+        }
+        let shape = if nd == 3 { vec![batch, m, n] } else { vec![m, n] };
+        Tensor::from_op(out, shape, MatMul { ta: trans_a, tb: trans_b }, vec![self.clone(), other.clone()])
+    }
+
+    /// Matrix product. `[m, k]·[k, n]`, batched `[b, m, k]·[b, k, n]`, or
+    /// any `[..., m, k]` times a 2-D `[k, n]` (leading axes folded into rows).
+    pub fn matmul(&self, other: &Tensor) -> Tensor {
+        if other.ndim() == 2 && self.ndim() > 2 {
+            let k = self.shape()[self.ndim() - 1];
+            let mut shape = self.shape().to_vec();
+            let flat = self.reshape(&[self.numel() / k.max(1), k]);
+            *shape.last_mut().unwrap() = other.shape()[1];
+            return flat.matmul_t(other, false, false).reshape(&shape);
+        }
+        self.matmul_t(other, false, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck::{check_all, GradCheck};
+    use crate::Tensor;
+
+    fn t(shape: &[usize], seed: u64) -> Tensor {
+        Tensor::rand_uniform(shape, -1.0, 1.0, seed)
+    }
+
+    #[test]
+    fn values() {
+        let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let b = Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[3, 2]);
+        assert_eq!(a.matmul(&b).to_vec(), vec![4.0, 5.0, 10.0, 11.0]);
+        assert_eq!(a.matmul_t(&a, false, true).to_vec(), vec![14.0, 32.0, 32.0, 77.0]);
+        assert_eq!(a.matmul_t(&a, true, false).shape(), &[3, 3]);
+        let x = t(&[2, 4, 3], 1);
+        assert_eq!(x.matmul(&b).shape(), &[2, 4, 2]);
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: shapes [2, 3] and [2, 3] do not multiply")]
+    fn mismatch_panics() {
+        t(&[2, 3], 1).matmul(&t(&[2, 3], 2));
+    }
+
+    #[test]
+    fn gradients_all_transpositions() {
+        let cfg = GradCheck::default();
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = if ta { t(&[4, 3], 61) } else { t(&[3, 4], 61) };
+            let b = if tb { t(&[1, 4], 62) } else { t(&[4, 1], 62) };
+            check_all("matmul", |x| x[0].matmul_t(&x[1], ta, tb), &[a, b], &cfg);
+            let a = if ta { t(&[2, 5, 3], 63) } else { t(&[2, 3, 5], 63) };
+            let b = if tb { t(&[2, 2, 5], 64) } else { t(&[2, 5, 2], 64) };
+            check_all("bmm", |x| x[0].matmul_t(&x[1], ta, tb), &[a, b], &cfg);
+        }
+        check_all("matmul-3d-2d", |x| x[0].matmul(&x[1]), &[t(&[2, 3, 4], 65), t(&[4, 2], 66)], &cfg);
+    }
+}
