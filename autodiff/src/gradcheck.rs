@@ -7,7 +7,7 @@
 //! use autodiff::gradcheck::{check_all, GradCheck};
 //! use autodiff::Tensor;
 //! let x = Tensor::rand_uniform(&[3, 4], -1.0, 1.0, 7);
-//! check_all("tanh", |x| x[0].tanh(), &[x], &GradCheck::default());
+//! check_all("tanh", |x| x[0].tanh(), [x], &GradCheck::default());
 //! ```
 //!
 //! **What is compared.** An op's output `y = f(x)` is turned into the scalar
@@ -153,7 +153,8 @@ pub fn check_second_order(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], cf
 
 /// Runs both checks and panics with `name` and the first mismatch: the
 /// one-liner for op tests.
-pub fn check_all(name: &str, f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], cfg: &GradCheck) {
+pub fn check_all(name: &str, f: impl Fn(&[Tensor]) -> Tensor, inputs: impl AsRef<[Tensor]>, cfg: &GradCheck) {
+    let inputs = inputs.as_ref();
     if let Err(e) = check_gradients(&f, inputs, cfg) {
         panic!("{name}: first-order check failed: {e}");
     }

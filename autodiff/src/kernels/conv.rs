@@ -1,1 +1,548 @@
+//! 2-D convolution (NCHW, groups = 1) via im2col + [`gemm`](super::gemm::gemm).
+//!
+//! Forward and input-gradient passes are parallel over images (each image's output
+//! is owned by one task; the inner GEMM may parallelize further over its own
+//! output tiles).  The weight gradient sums over the batch: images are split into a
+//! number of chunks that depends only on the geometry, each chunk accumulates its
+//! images in order into its own partial, and partials are added in chunk order, so
+//! all results are bit-identical for any rayon thread count.
 
+use std::cell::Cell;
+
+use rayon::prelude::*;
+
+use super::gemm::gemm;
+
+/// Geometry of a 2-D convolution, NCHW input, weights [c_out, c_in, kh, kw] (groups = 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dGeom {
+    /// Batch size.
+    pub n: usize,
+    /// Input channels.
+    pub c_in: usize,
+    /// Input height.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Kernel height.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Stride (vertical, horizontal); each >= 1.
+    pub stride: (usize, usize),
+    /// Zero padding (vertical, horizontal) added on both sides.
+    pub padding: (usize, usize),
+    /// Dilation (vertical, horizontal); each >= 1.
+    pub dilation: (usize, usize),
+}
+
+impl Conv2dGeom {
+    /// Output height: `(h + 2p - d(k-1) - 1)/s + 1` (0 if the kernel does not fit).
+    pub fn out_h(&self) -> usize {
+        out_dim(self.h, self.kh, self.stride.0, self.padding.0, self.dilation.0)
+    }
+
+    /// Output width: `(w + 2p - d(k-1) - 1)/s + 1` (0 if the kernel does not fit).
+    pub fn out_w(&self) -> usize {
+        out_dim(self.w, self.kw, self.stride.1, self.padding.1, self.dilation.1)
+    }
+
+    /// Rows of the im2col matrix: `c_in * kh * kw`.
+    fn k_dim(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// Elements of one input image.
+    fn x_size(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    /// Elements of one output plane.
+    fn out_plane(&self) -> usize {
+        self.out_h() * self.out_w()
+    }
+
+    /// 1×1 kernel, stride 1, no padding: the input image already is the im2col matrix.
+    fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == (1, 1) && self.padding == (0, 0)
+    }
+
+    fn check(&self, x: usize, w: usize, y: usize) {
+        assert!(self.stride.0 > 0 && self.stride.1 > 0, "conv2d: stride must be >= 1");
+        assert!(self.dilation.0 > 0 && self.dilation.1 > 0, "conv2d: dilation must be >= 1");
+        assert_eq!(x, self.n * self.x_size(), "conv2d: input length");
+        assert_eq!(w, self.c_out * self.k_dim(), "conv2d: weight length");
+        assert_eq!(y, self.n * self.c_out * self.out_plane(), "conv2d: output length");
+    }
+}
+
+fn out_dim(i: usize, k: usize, s: usize, p: usize, d: usize) -> usize {
+    let span = d * (k.max(1) - 1) + 1;
+    if k == 0 || i + 2 * p < span {
+        0
+    } else {
+        (i + 2 * p - span) / s + 1
+    }
+}
+
+/// Range `[lo, hi)` of output positions `o < out` whose input index
+/// `o*s + off - p` lies in `[0, len)`.
+fn valid_range(out: usize, off: usize, p: usize, s: usize, len: usize) -> (usize, usize) {
+    let lo = if off >= p { 0 } else { (p - off).div_ceil(s) };
+    let hi = if len + p <= off { 0 } else { (len + p - off).div_ceil(s) };
+    let lo = lo.min(out);
+    (lo, hi.clamp(lo, out))
+}
+
+/// im2col: `col[(ci*kh + ki)*kw + kj][oy*ow + ox] = x[ci][oy*sh - ph + ki*dh][ox*sw - pw + kj*dw]`
+/// (zero outside the image).
+fn im2col(g: &Conv2dGeom, x: &[f32], col: &mut [f32]) {
+    let (oh, ow) = (g.out_h(), g.out_w());
+    let (sh, sw) = g.stride;
+    let (ph, pw) = g.padding;
+    let (dh, dw) = g.dilation;
+    let plane = g.h * g.w;
+    for (r, crow) in col.chunks_exact_mut(oh * ow).enumerate() {
+        let kj = r % g.kw;
+        let ki = (r / g.kw) % g.kh;
+        let ci = r / (g.kh * g.kw);
+        let xp = &x[ci * plane..(ci + 1) * plane];
+        let (lo, hi) = valid_range(ow, kj * dw, pw, sw, g.w);
+        let (ylo, yhi) = valid_range(oh, ki * dh, ph, sh, g.h);
+        for (oy, orow) in crow.chunks_exact_mut(ow).enumerate() {
+            if oy < ylo || oy >= yhi || lo == hi {
+                orow.fill(0.0);
+                continue;
+            }
+            let iy = oy * sh + ki * dh - ph;
+            let ix0 = lo * sw + kj * dw - pw;
+            let xrow = &xp[iy * g.w..(iy + 1) * g.w];
+            orow[..lo].fill(0.0);
+            orow[hi..].fill(0.0);
+            let dst = &mut orow[lo..hi];
+            if sw == 1 {
+                dst.copy_from_slice(&xrow[ix0..ix0 + dst.len()]);
+            } else {
+                for (d, &v) in dst.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
+                    *d = v;
+                }
+            }
+        }
+    }
+}
+
+/// Adjoint of [`im2col`]: `x` is overwritten with the sum of every column entry
+/// into the input position it was read from.
+fn col2im(g: &Conv2dGeom, col: &[f32], x: &mut [f32]) {
+    x.fill(0.0);
+    let (oh, ow) = (g.out_h(), g.out_w());
+    let (sh, sw) = g.stride;
+    let (ph, pw) = g.padding;
+    let (dh, dw) = g.dilation;
+    let plane = g.h * g.w;
+    for (r, crow) in col.chunks_exact(oh * ow).enumerate() {
+        let kj = r % g.kw;
+        let ki = (r / g.kw) % g.kh;
+        let ci = r / (g.kh * g.kw);
+        let xp = &mut x[ci * plane..(ci + 1) * plane];
+        let (lo, hi) = valid_range(ow, kj * dw, pw, sw, g.w);
+        let (ylo, yhi) = valid_range(oh, ki * dh, ph, sh, g.h);
+        if lo == hi {
+            continue;
+        }
+        for (oy, orow) in crow.chunks_exact(ow).enumerate().take(yhi).skip(ylo) {
+            let iy = oy * sh + ki * dh - ph;
+            let ix0 = lo * sw + kj * dw - pw;
+            let xrow = &mut xp[iy * g.w..(iy + 1) * g.w];
+            let src = &orow[lo..hi];
+            if sw == 1 {
+                for (d, &v) in xrow[ix0..ix0 + src.len()].iter_mut().zip(src) {
+                    *d += v;
+                }
+            } else {
+                for (d, &v) in xrow[ix0..].iter_mut().step_by(sw).zip(src) {
+                    *d += v;
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Per-thread im2col buffer, reused across calls.
+    static COL: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on a per-thread scratch slice of exactly `len` elements (contents
+/// unspecified).  A nested use on the same thread (rayon work stealing) finds the
+/// cache empty and allocates.
+fn with_col<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let mut v = COL.take();
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    let r = f(&mut v[..len]);
+    let old = COL.take();
+    COL.set(if old.len() > v.len() { old } else { v });
+    r
+}
+
+/// y [n, c_out, oh, ow] = conv(x [n,c_in,h,w], w)   (no bias; overwrite y)
+pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
+    g.check(x.len(), w.len(), y.len());
+    let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
+    let ys = g.c_out * no;
+    if y.is_empty() {
+        return;
+    }
+    if g.is_pointwise() {
+        y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| {
+            let xi = &x[i * xs..(i + 1) * xs];
+            gemm(g.c_out, no, kd, w, kd, false, xi, no, false, yi, no, false);
+        });
+    } else {
+        y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| {
+            with_col(kd * no, |col| {
+                im2col(g, &x[i * xs..(i + 1) * xs], col);
+                gemm(g.c_out, no, kd, w, kd, false, col, no, false, yi, no, false);
+            })
+        });
+    }
+}
+
+/// gx [n,c_in,h,w] = adjoint wrt x (a transposed convolution of gy [n,c_out,oh,ow] with w); overwrite gx
+pub fn conv2d_input_grad(g: &Conv2dGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) {
+    g.check(gx.len(), w.len(), gy.len());
+    let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
+    let ys = g.c_out * no;
+    if gx.is_empty() {
+        return;
+    }
+    if no == 0 {
+        gx.fill(0.0);
+        return;
+    }
+    if g.is_pointwise() {
+        // gx_i [c_in × hw] = Wᵀ · gy_i, with W stored [c_out × c_in].
+        gx.par_chunks_mut(xs).enumerate().for_each(|(i, gxi)| {
+            let gyi = &gy[i * ys..(i + 1) * ys];
+            gemm(g.c_in, no, g.c_out, w, kd, true, gyi, no, false, gxi, no, false);
+        });
+    } else {
+        gx.par_chunks_mut(xs).enumerate().for_each(|(i, gxi)| {
+            with_col(kd * no, |col| {
+                let gyi = &gy[i * ys..(i + 1) * ys];
+                gemm(kd, no, g.c_out, w, kd, true, gyi, no, false, col, no, false);
+                col2im(g, col, gxi);
+            })
+        });
+    }
+}
+
+/// Upper bound (in f32 elements) on the memory spent on per-chunk weight-gradient
+/// partials.
+const PARTIAL_BUDGET: usize = 1 << 22;
+/// Upper bound on the number of batch chunks of the weight gradient.
+const MAX_CHUNKS: usize = 16;
+/// Elements per task when adding partials.
+const REDUCE_BLOCK: usize = 1 << 14;
+
+/// gw [c_out,c_in,kh,kw] = sum over batch of the adjoint wrt w; overwrite gw
+pub fn conv2d_weight_grad(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32]) {
+    g.check(x.len(), gw.len(), gy.len());
+    let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
+    let ys = g.c_out * no;
+    let ws = gw.len();
+    if ws == 0 {
+        return;
+    }
+    if g.n == 0 || no == 0 {
+        gw.fill(0.0);
+        return;
+    }
+    // Chunking depends on the geometry only (never on the thread count).
+    let chunks = (PARTIAL_BUDGET / ws).clamp(1, MAX_CHUNKS).min(g.n);
+    let per = g.n.div_ceil(chunks);
+    let chunks = g.n.div_ceil(per);
+
+    // Accumulates images `imgs` in order into `out` (overwritten by the first).
+    let accumulate_images = |imgs: std::ops::Range<usize>, out: &mut [f32], col: &mut [f32]| {
+        for (j, i) in imgs.enumerate() {
+            let gyi = &gy[i * ys..(i + 1) * ys];
+            let xi = &x[i * xs..(i + 1) * xs];
+            let bmat = if g.is_pointwise() {
+                xi
+            } else {
+                im2col(g, xi, col);
+                &*col
+            };
+            // gw [c_out × kd] += gy_i [c_out × no] · col_iᵀ, col_i stored [kd × no].
+            gemm(g.c_out, kd, no, gyi, no, false, bmat, no, true, out, kd, j > 0);
+        }
+    };
+    let col_len = if g.is_pointwise() { 0 } else { kd * no };
+
+    if chunks == 1 {
+        with_col(col_len, |col| accumulate_images(0..g.n, gw, col));
+        return;
+    }
+    let mut partials = vec![0.0f32; chunks * ws];
+    partials
+        .par_chunks_mut(ws)
+        .enumerate()
+        .for_each(|(c, part)| with_col(col_len, |col| accumulate_images(c * per..g.n.min((c + 1) * per), part, col)));
+    gw.par_chunks_mut(REDUCE_BLOCK).enumerate().for_each(|(bi, out)| {
+        let off = bi * REDUCE_BLOCK;
+        let len = out.len();
+        out.copy_from_slice(&partials[off..off + len]);
+        for part in partials.chunks_exact(ws).skip(1) {
+            for (o, &v) in out.iter_mut().zip(&part[off..off + len]) {
+                *o += v;
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn vec(&mut self, len: usize) -> Vec<f32> {
+            (0..len)
+                .map(|_| {
+                    self.0 ^= self.0 << 13;
+                    self.0 ^= self.0 >> 7;
+                    self.0 ^= self.0 << 17;
+                    ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+                })
+                .collect()
+        }
+    }
+
+    /// Calls `f(x_index, w_index, y_index)` for every in-bounds term of the
+    /// convolution sum (the naive 7-loop nest).
+    fn for_each_term(g: &Conv2dGeom, mut f: impl FnMut(usize, usize, usize)) {
+        let (oh, ow) = (g.out_h(), g.out_w());
+        for b in 0..g.n {
+            for co in 0..g.c_out {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ci in 0..g.c_in {
+                            for ki in 0..g.kh {
+                                for kj in 0..g.kw {
+                                    let iy = (oy * g.stride.0 + ki * g.dilation.0) as isize - g.padding.0 as isize;
+                                    let ix = (ox * g.stride.1 + kj * g.dilation.1) as isize - g.padding.1 as isize;
+                                    if iy < 0 || ix < 0 || iy >= g.h as isize || ix >= g.w as isize {
+                                        continue;
+                                    }
+                                    let xi = ((b * g.c_in + ci) * g.h + iy as usize) * g.w + ix as usize;
+                                    let wi = ((co * g.c_in + ci) * g.kh + ki) * g.kw + kj;
+                                    let yi = ((b * g.c_out + co) * oh + oy) * ow + ox;
+                                    f(xi, wi, yi);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn naive_forward(g: &Conv2dGeom, x: &[f32], w: &[f32]) -> Vec<f64> {
+        let mut y = vec![0.0f64; g.n * g.c_out * g.out_h() * g.out_w()];
+        for_each_term(g, |xi, wi, yi| y[yi] += x[xi] as f64 * w[wi] as f64);
+        y
+    }
+
+    fn naive_input_grad(g: &Conv2dGeom, gy: &[f32], w: &[f32]) -> Vec<f64> {
+        let mut gx = vec![0.0f64; g.n * g.c_in * g.h * g.w];
+        for_each_term(g, |xi, wi, yi| gx[xi] += gy[yi] as f64 * w[wi] as f64);
+        gx
+    }
+
+    fn naive_weight_grad(g: &Conv2dGeom, x: &[f32], gy: &[f32]) -> Vec<f64> {
+        let mut gw = vec![0.0f64; g.c_out * g.c_in * g.kh * g.kw];
+        for_each_term(g, |xi, wi, yi| gw[wi] += gy[yi] as f64 * x[xi] as f64);
+        gw
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], tol: f64, what: &str, g: &Conv2dGeom) {
+        assert_eq!(got.len(), want.len(), "{what} length {g:?}");
+        for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+            assert!((a as f64 - b).abs() <= tol, "{what}[{i}] = {a}, want {b}, {g:?}");
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn geom(
+        n: usize,
+        c_in: usize,
+        h: usize,
+        w: usize,
+        c_out: usize,
+        kh: usize,
+        kw: usize,
+        stride: (usize, usize),
+        padding: (usize, usize),
+        dilation: (usize, usize),
+    ) -> Conv2dGeom {
+        Conv2dGeom { n, c_in, h, w, c_out, kh, kw, stride, padding, dilation }
+    }
+
+    fn geometries() -> Vec<Conv2dGeom> {
+        vec![
+            geom(1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1)),
+            geom(3, 2, 5, 7, 4, 3, 3, (1, 1), (1, 1), (1, 1)),
+            geom(3, 1, 9, 6, 2, 3, 2, (2, 3), (0, 1), (1, 1)),
+            geom(1, 3, 8, 11, 5, 3, 3, (2, 2), (2, 2), (2, 2)),
+            geom(3, 4, 6, 6, 3, 1, 1, (1, 1), (0, 0), (1, 1)),
+            geom(2, 4, 7, 5, 3, 1, 1, (2, 1), (0, 0), (1, 1)),
+            geom(2, 2, 5, 5, 3, 1, 1, (1, 1), (1, 2), (1, 1)),
+            geom(3, 2, 2, 3, 2, 5, 5, (1, 1), (2, 2), (1, 1)),  // kernel > unpadded input
+            geom(1, 1, 1, 9, 2, 1, 3, (1, 3), (0, 1), (1, 2)),  // height 1
+            geom(3, 3, 10, 1, 4, 3, 1, (3, 1), (1, 0), (2, 1)), // width 1
+            geom(2, 2, 13, 9, 3, 4, 2, (3, 2), (2, 0), (2, 3)),
+            geom(3, 5, 12, 12, 7, 3, 3, (1, 1), (1, 1), (1, 1)),
+            geom(2, 1, 4, 4, 1, 3, 3, (3, 3), (0, 0), (1, 1)),
+            geom(20, 2, 4, 5, 3, 2, 2, (1, 2), (1, 0), (1, 1)), // > MAX_CHUNKS images
+            // Big enough to make the inner gemm go parallel and to chunk the batch.
+            geom(5, 16, 20, 18, 24, 3, 3, (1, 1), (1, 1), (1, 1)),
+        ]
+    }
+
+    #[test]
+    fn out_dims() {
+        let g = geom(1, 1, 7, 8, 1, 3, 2, (2, 3), (1, 0), (2, 1));
+        assert_eq!(g.out_h(), (7 + 2 - 2 * 2 - 1) / 2 + 1);
+        assert_eq!(g.out_w(), (8 - 1 - 1) / 3 + 1);
+        assert_eq!(geom(1, 1, 2, 2, 1, 5, 5, (1, 1), (1, 1), (1, 1)).out_h(), 0);
+    }
+
+    #[test]
+    fn matches_naive() {
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for g in geometries() {
+            let x = rng.vec(g.n * g.c_in * g.h * g.w);
+            let w = rng.vec(g.c_out * g.c_in * g.kh * g.kw);
+            let ylen = g.n * g.c_out * g.out_h() * g.out_w();
+            let gy = rng.vec(ylen);
+            let tol = 1e-5 * (g.c_in * g.kh * g.kw + g.n * g.out_h() * g.out_w()) as f64;
+
+            let mut y = vec![f32::NAN; ylen];
+            conv2d_forward(&g, &x, &w, &mut y);
+            assert_close(&y, &naive_forward(&g, &x, &w), tol, "forward", &g);
+
+            let mut gx = vec![f32::NAN; x.len()];
+            conv2d_input_grad(&g, &gy, &w, &mut gx);
+            assert_close(&gx, &naive_input_grad(&g, &gy, &w), tol, "input_grad", &g);
+
+            let mut gw = vec![f32::NAN; w.len()];
+            conv2d_weight_grad(&g, &x, &gy, &mut gw);
+            assert_close(&gw, &naive_weight_grad(&g, &x, &gy), tol, "weight_grad", &g);
+        }
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+    }
+
+    #[test]
+    fn adjoint_identity() {
+        let mut rng = Rng(0xdead_beef_cafe_f00d);
+        for g in geometries() {
+            let x = rng.vec(g.n * g.c_in * g.h * g.w);
+            let w = rng.vec(g.c_out * g.c_in * g.kh * g.kw);
+            let gy = rng.vec(g.n * g.c_out * g.out_h() * g.out_w());
+            let mut y = vec![0.0; gy.len()];
+            let mut gx = vec![0.0; x.len()];
+            let mut gw = vec![0.0; w.len()];
+            conv2d_forward(&g, &x, &w, &mut y);
+            conv2d_input_grad(&g, &gy, &w, &mut gx);
+            conv2d_weight_grad(&g, &x, &gy, &mut gw);
+            let (a, b, c) = (dot(&y, &gy), dot(&x, &gx), dot(&w, &gw));
+            let tol = 1e-4 * (1.0 + a.abs()) + 1e-5 * gy.len() as f64;
+            assert!((a - b).abs() <= tol && (a - c).abs() <= tol, "{a} {b} {c} {g:?}");
+        }
+    }
+
+    #[test]
+    fn empty_output_zeroes_grads() {
+        let g = geom(2, 2, 2, 2, 3, 5, 5, (1, 1), (0, 0), (1, 1));
+        assert_eq!(g.out_h(), 0);
+        let x = vec![1.0; 16];
+        let w = vec![1.0; 150];
+        let mut y: Vec<f32> = vec![];
+        conv2d_forward(&g, &x, &w, &mut y);
+        let mut gx = vec![f32::NAN; 16];
+        conv2d_input_grad(&g, &y, &w, &mut gx);
+        assert!(gx.iter().all(|&v| v == 0.0));
+        let mut gw = vec![f32::NAN; 150];
+        conv2d_weight_grad(&g, &x, &y, &mut gw);
+        assert!(gw.iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn bit_identical_across_thread_counts() {
+        let mut rng = Rng(77);
+        // Small weights => many batch chunks; big planes => parallel inner gemm.
+        for g in [
+            geom(11, 3, 17, 15, 5, 3, 3, (1, 1), (1, 1), (1, 1)),
+            geom(4, 32, 24, 24, 48, 3, 3, (2, 2), (1, 1), (1, 1)),
+            geom(7, 16, 12, 12, 16, 1, 1, (1, 1), (0, 0), (1, 1)),
+        ] {
+            let x = rng.vec(g.n * g.c_in * g.h * g.w);
+            let w = rng.vec(g.c_out * g.c_in * g.kh * g.kw);
+            let gy = rng.vec(g.n * g.c_out * g.out_h() * g.out_w());
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let mut y = vec![0.0; gy.len()];
+                    let mut gx = vec![0.0; x.len()];
+                    let mut gw = vec![0.0; w.len()];
+                    conv2d_forward(&g, &x, &w, &mut y);
+                    conv2d_input_grad(&g, &gy, &w, &mut gx);
+                    conv2d_weight_grad(&g, &x, &gy, &mut gw);
+                    [y, gx, gw].concat()
+                })
+            };
+            let (a, b) = (run(1), run(3));
+            assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+        }
+    }
+
+    /// `cargo test --release -- --ignored --nocapture bench_conv`
+    #[test]
+    #[ignore]
+    fn bench_conv() {
+        for g in [
+            geom(32, 64, 32, 32, 64, 3, 3, (1, 1), (1, 1), (1, 1)),
+            geom(64, 1, 28, 28, 32, 5, 5, (1, 1), (2, 2), (1, 1)),
+            geom(8, 256, 14, 14, 256, 3, 3, (1, 1), (1, 1), (1, 1)),
+            geom(16, 128, 28, 28, 256, 1, 1, (1, 1), (0, 0), (1, 1)),
+        ] {
+            let mut rng = Rng(3);
+            let x = rng.vec(g.n * g.c_in * g.h * g.w);
+            let w = rng.vec(g.c_out * g.c_in * g.kh * g.kw);
+            let gy = rng.vec(g.n * g.c_out * g.out_h() * g.out_w());
+            let (mut y, mut gx, mut gw) = (vec![0.0; gy.len()], vec![0.0; x.len()], vec![0.0; w.len()]);
+            let flops = 2.0 * (gy.len() * g.c_in * g.kh * g.kw) as f64;
+            let time = |f: &mut dyn FnMut()| {
+                let mut best = f64::MAX;
+                for _ in 0..5 {
+                    let t = std::time::Instant::now();
+                    f();
+                    best = best.min(t.elapsed().as_secs_f64());
+                }
+                flops / best / 1e9
+            };
+            let f = time(&mut || conv2d_forward(&g, &x, &w, &mut y));
+            let i = time(&mut || conv2d_input_grad(&g, &gy, &w, &mut gx));
+            let wg = time(&mut || conv2d_weight_grad(&g, &x, &gy, &mut gw));
+            println!("{g:?}\n  GFLOP/s: forward {f:.1}, input_grad {i:.1}, weight_grad {wg:.1}");
+        }
+    }
+}

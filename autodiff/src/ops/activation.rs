@@ -158,14 +158,14 @@ mod tests {
     fn gradients() {
         let cfg = GradCheck::default();
         let away = Tensor::from_vec(vec![-0.9, -0.4, 0.3, 0.7, 1.2, -1.5, 0.05, -0.02], &[2, 4]);
-        check_all("relu", |x| x[0].relu(), &[away.clone()], &cfg);
-        check_all("leaky_relu", |x| x[0].leaky_relu(0.2), &[away], &cfg);
+        check_all("relu", |x| x[0].relu(), [away.clone()], &cfg);
+        check_all("leaky_relu", |x| x[0].leaky_relu(0.2), [away], &cfg);
         let x = Tensor::rand_uniform(&[3, 4], -2.0, 2.0, 51);
-        check_all("tanh", |x| x[0].tanh(), &[x.clone()], &cfg);
-        check_all("sigmoid", |x| x[0].sigmoid(), &[x.clone()], &cfg);
-        check_all("log_softmax", |x| x[0].log_softmax(-1), &[x.clone()], &cfg);
-        check_all("log_softmax-axis0", |x| x[0].log_softmax(0), &[x.clone()], &cfg);
-        check_all("softmax", |x| x[0].softmax(1), &[Tensor::rand_uniform(&[2, 3, 2], -2.0, 2.0, 52)], &cfg);
-        check_all("dropout", |x| x[0].dropout(0.3, 5), &[x], &cfg);
+        check_all("tanh", |x| x[0].tanh(), [x.clone()], &cfg);
+        check_all("sigmoid", |x| x[0].sigmoid(), [x.clone()], &cfg);
+        check_all("log_softmax", |x| x[0].log_softmax(-1), [x.clone()], &cfg);
+        check_all("log_softmax-axis0", |x| x[0].log_softmax(0), [x.clone()], &cfg);
+        check_all("softmax", |x| x[0].softmax(1), [Tensor::rand_uniform(&[2, 3, 2], -2.0, 2.0, 52)], &cfg);
+        check_all("dropout", |x| x[0].dropout(0.3, 5), [x], &cfg);
     }
 }

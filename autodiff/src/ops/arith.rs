@@ -316,10 +316,10 @@ mod tests {
         let cases: [(&[usize], &[usize]); 5] =
             [(&[3, 4], &[3, 4]), (&[3, 1], &[1, 4]), (&[2, 3, 4], &[4]), (&[1], &[2, 3]), (&[], &[2, 2])];
         for (sa, sb) in cases {
-            check_all("add", |x| x[0].add(&x[1]), &[t(sa, 1), t(sb, 2)], &cfg);
-            check_all("sub", |x| x[0].sub(&x[1]), &[t(sa, 3), t(sb, 4)], &cfg);
-            check_all("mul", |x| x[0].mul(&x[1]), &[t(sa, 5), t(sb, 6)], &cfg);
-            check_all("div", |x| x[0].div(&x[1]), &[t(sa, 7), positive(sb, 8)], &cfg);
+            check_all("add", |x| x[0].add(&x[1]), [t(sa, 1), t(sb, 2)], &cfg);
+            check_all("sub", |x| x[0].sub(&x[1]), [t(sa, 3), t(sb, 4)], &cfg);
+            check_all("mul", |x| x[0].mul(&x[1]), [t(sa, 5), t(sb, 6)], &cfg);
+            check_all("div", |x| x[0].div(&x[1]), [t(sa, 7), positive(sb, 8)], &cfg);
         }
     }
 
@@ -328,17 +328,17 @@ mod tests {
         let cfg = GradCheck::default();
         let x = t(&[2, 3, 1], 11);
         let p = positive(&[3, 2], 12);
-        check_all("neg", |x| x[0].neg(), &[x.clone()], &cfg);
-        check_all("exp", |x| x[0].exp(), &[x.clone()], &cfg);
-        check_all("log", |x| x[0].log(), &[p.clone()], &cfg);
-        check_all("sqrt", |x| x[0].sqrt(), &[p.clone()], &cfg);
-        check_all("powf", |x| x[0].powf(2.5), &[p.clone()], &cfg);
-        check_all("powf-neg", |x| x[0].powf(-1.5), &[p.clone()], &cfg);
-        check_all("add_scalar", |x| x[0].add_scalar(0.3), &[x.clone()], &cfg);
-        check_all("mul_scalar", |x| x[0].mul_scalar(-1.7), &[x.clone()], &cfg);
+        check_all("neg", |x| x[0].neg(), [x.clone()], &cfg);
+        check_all("exp", |x| x[0].exp(), [x.clone()], &cfg);
+        check_all("log", |x| x[0].log(), [p.clone()], &cfg);
+        check_all("sqrt", |x| x[0].sqrt(), [p.clone()], &cfg);
+        check_all("powf", |x| x[0].powf(2.5), [p.clone()], &cfg);
+        check_all("powf-neg", |x| x[0].powf(-1.5), [p.clone()], &cfg);
+        check_all("add_scalar", |x| x[0].add_scalar(0.3), [x.clone()], &cfg);
+        check_all("mul_scalar", |x| x[0].mul_scalar(-1.7), [x.clone()], &cfg);
         // Kinked ops: keep inputs away from the kinks by more than the FD step.
         let away = Tensor::from_vec(vec![-0.9, -0.4, 0.3, 0.7, 1.2, -1.5], &[2, 3]);
-        check_all("abs", |x| x[0].abs(), &[away.clone()], &cfg);
-        check_all("clamp", |x| x[0].clamp(-0.5, 0.5), &[away], &cfg);
+        check_all("abs", |x| x[0].abs(), [away.clone()], &cfg);
+        check_all("clamp", |x| x[0].clamp(-0.5, 0.5), [away], &cfg);
     }
 }

@@ -124,7 +124,12 @@ impl Tensor {
     fn gather_shared(&self, axis: usize, idx: Arc<Vec<usize>>) -> Tensor {
         let (outer, dim, inner) = around_axis(self.shape(), axis);
         let per = outer * inner;
-        assert!(per > 0 && idx.len() % per == 0, "gather: {} indices do not fit shape {:?} along axis {axis}", idx.len(), self.shape());
+        assert!(
+            per > 0 && idx.len().is_multiple_of(per),
+            "gather: {} indices do not fit shape {:?} along axis {axis}",
+            idx.len(),
+            self.shape()
+        );
         check_indices("gather", &idx, dim);
         let kk = idx.len() / per;
         let data = k::gather(self.data(), outer, dim, inner, &idx, kk);
@@ -213,13 +218,13 @@ mod tests {
     fn gradients() {
         let cfg = GradCheck::default();
         let x = t(&[4, 3, 2], 41);
-        check_all("index_select", |x| x[0].index_select(1, &[2, 0, 2, 2]), &[x.clone()], &cfg);
-        check_all("index_add", |x| x[0].index_add(0, &[1, 1, 0, 3], 5), &[x.clone()], &cfg);
+        check_all("index_select", |x| x[0].index_select(1, &[2, 0, 2, 2]), [x.clone()], &cfg);
+        check_all("index_add", |x| x[0].index_add(0, &[1, 1, 0, 3], 5), [x.clone()], &cfg);
         let idx: Vec<usize> = (0..12).map(|i| (i * 5) % 3).collect(); // values in 0..3
-        check_all("gather", |x| x[0].gather(1, &idx[..8]), &[x.clone()], &cfg);
-        check_all("scatter_add", |x| x[0].scatter_add(1, &idx, 4), &[t(&[4, 3, 1], 42)], &cfg);
-        check_all("embedding", |x| x[0].embedding(&[3, 0, 3, 1, 2, 2], &[2, 3]), &[t(&[4, 5], 43)], &cfg);
+        check_all("gather", |x| x[0].gather(1, &idx[..8]), [x.clone()], &cfg);
+        check_all("scatter_add", |x| x[0].scatter_add(1, &idx, 4), [t(&[4, 3, 1], 42)], &cfg);
+        check_all("embedding", |x| x[0].embedding(&[3, 0, 3, 1, 2, 2], &[2, 3]), [t(&[4, 5], 43)], &cfg);
         let mask: Vec<bool> = (0..24).map(|i| i % 3 == 0).collect();
-        check_all("where", |x| Tensor::where_(&mask, &x[0], &x[1]), &[x.clone(), t(&[4, 3, 2], 44)], &cfg);
+        check_all("where", |x| Tensor::where_(&mask, &x[0], &x[1]), [x.clone(), t(&[4, 3, 2], 44)], &cfg);
     }
 }

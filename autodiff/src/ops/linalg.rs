@@ -118,11 +118,11 @@ mod tests {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let a = if ta { t(&[4, 3], 61) } else { t(&[3, 4], 61) };
             let b = if tb { t(&[1, 4], 62) } else { t(&[4, 1], 62) };
-            check_all("matmul", |x| x[0].matmul_t(&x[1], ta, tb), &[a, b], &cfg);
+            check_all("matmul", |x| x[0].matmul_t(&x[1], ta, tb), [a, b], &cfg);
             let a = if ta { t(&[2, 5, 3], 63) } else { t(&[2, 3, 5], 63) };
             let b = if tb { t(&[2, 2, 5], 64) } else { t(&[2, 5, 2], 64) };
-            check_all("bmm", |x| x[0].matmul_t(&x[1], ta, tb), &[a, b], &cfg);
+            check_all("bmm", |x| x[0].matmul_t(&x[1], ta, tb), [a, b], &cfg);
         }
-        check_all("matmul-3d-2d", |x| x[0].matmul(&x[1]), &[t(&[2, 3, 4], 65), t(&[4, 2], 66)], &cfg);
+        check_all("matmul-3d-2d", |x| x[0].matmul(&x[1]), [t(&[2, 3, 4], 65), t(&[4, 2], 66)], &cfg);
     }
 }

@@ -59,8 +59,8 @@ mod tests {
     fn gradients() {
         let cfg = GradCheck::default();
         let x = Tensor::rand_uniform(&[5, 4], -2.0, 2.0, 71);
-        check_all("cross_entropy", |x| x[0].cross_entropy(&[0, 3, 1, 1, 2]), &[x.clone()], &cfg);
-        check_all("cross_entropy_per_example", |x| x[0].cross_entropy_per_example(&[2, 2, 0, 1, 3]), &[x.clone()], &cfg);
-        check_all("mse", |x| x[0].mse(&x[1]), &[x, Tensor::rand_uniform(&[5, 4], -1.0, 1.0, 72)], &cfg);
+        check_all("cross_entropy", |x| x[0].cross_entropy(&[0, 3, 1, 1, 2]), [x.clone()], &cfg);
+        check_all("cross_entropy_per_example", |x| x[0].cross_entropy_per_example(&[2, 2, 0, 1, 3]), [x.clone()], &cfg);
+        check_all("mse", |x| x[0].mse(&x[1]), [x, Tensor::rand_uniform(&[5, 4], -1.0, 1.0, 72)], &cfg);
     }
 }

@@ -8,11 +8,13 @@
 
 pub mod activation;
 pub mod arith;
+pub mod conv;
 pub mod index;
 pub mod layout;
 pub mod linalg;
 pub mod loss;
 pub mod norm;
+pub mod pool;
 pub mod reduce;
 
 use crate::graph::Backward;

@@ -109,12 +109,12 @@ mod tests {
                 let c = BatchNormConfig { training, ..Default::default() };
                 batch_norm(&t[0], Some(&t[1]), Some(&t[2]), &mut rm, &mut rv, c)
             };
-            check_all("batch_norm", f, &[x.clone(), g.clone(), b.clone()], &cfg);
+            check_all("batch_norm", f, [x.clone(), g.clone(), b.clone()], &cfg);
         }
         let f1 = |t: &[Tensor]| {
             let (mut rm, mut rv) = (Tensor::zeros(&[3]), Tensor::ones(&[3]));
             batch_norm(&t[0], Some(&t[1]), None, &mut rm, &mut rv, BatchNormConfig::default())
         };
-        check_all("batch_norm-1d", f1, &[Tensor::rand_uniform(&[4, 3], -1.0, 1.0, 84), Tensor::ones(&[3])], &cfg);
+        check_all("batch_norm-1d", f1, [Tensor::rand_uniform(&[4, 3], -1.0, 1.0, 84), Tensor::ones(&[3])], &cfg);
     }
 }

@@ -139,18 +139,18 @@ mod tests {
         let cfg = GradCheck::default();
         let x = Tensor::rand_uniform(&[3, 1, 4, 2], -1.0, 1.0, 21);
         for keep in [false, true] {
-            check_all("sum", |x| x[0].sum(&[0, 2], keep), &[x.clone()], &cfg);
-            check_all("sum-last", |x| x[0].sum(&[-1], keep), &[x.clone()], &cfg);
-            check_all("mean", |x| x[0].mean(&[1, 3], keep), &[x.clone()], &cfg);
-            check_all("var", |x| x[0].var(&[0, 2, 3], keep), &[x.clone()], &cfg);
+            check_all("sum", |x| x[0].sum(&[0, 2], keep), [x.clone()], &cfg);
+            check_all("sum-last", |x| x[0].sum(&[-1], keep), [x.clone()], &cfg);
+            check_all("mean", |x| x[0].mean(&[1, 3], keep), [x.clone()], &cfg);
+            check_all("var", |x| x[0].var(&[0, 2, 3], keep), [x.clone()], &cfg);
         }
-        check_all("sum_all", |x| x[0].sum_all(), &[x.clone()], &cfg);
+        check_all("sum_all", |x| x[0].sum_all(), [x.clone()], &cfg);
         // Max: distinct values, gaps well above the FD step.
         let vals: Vec<f32> = (0..24).map(|i| ((i * 7) % 24) as f32 * 0.1 - 1.2).collect();
         let m = Tensor::from_vec(vals, &[2, 3, 4]);
         for axis in [0, 1, 2] {
-            check_all("max", |x| x[0].max(axis, false), &[m.clone()], &cfg);
+            check_all("max", |x| x[0].max(axis, false), [m.clone()], &cfg);
         }
-        check_all("max-keepdim", |x| x[0].max(-1, true), &[m], &cfg);
+        check_all("max-keepdim", |x| x[0].max(-1, true), [m], &cfg);
     }
 }
