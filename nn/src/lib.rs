@@ -1,6 +1,10 @@
 //! # nn: layers, the model zoo and checkpoints
 //!
-//! Filled by the "nn and datasets" issue: the `Module` trait with PyTorch
-//! `state_dict` names, layers (Linear, Conv2d, BatchNorm, pooling, Embedding,
-//! LSTM, Dropout), the zoo of `../shared/reference/zoo.py`, and safetensors
-//! checkpoints. Everything here is built from `autodiff` tensor ops.
+//! Built from `autodiff` tensor ops, so every model is differentiable to
+//! second order. Names, shapes, initialization and numerics follow PyTorch
+//! (`../shared/reference/zoo.py`), and checkpoints are safetensors files, so
+//! weights move between llv and PyTorch both ways.
+
+pub mod module;
+
+pub use module::{Kind, Module, ModuleExt, Named};
