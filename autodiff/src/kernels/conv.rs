@@ -1,4 +1,4 @@
-//! 2-D convolution (NCHW, groups = 1) via im2col + [`gemm`](super::gemm::gemm).
+//! 2-D convolution (NCHW, groups = 1) via im2col + [`gemm`].
 //!
 //! Forward and input-gradient passes are parallel over images (each image's output
 //! is owned by one task; the inner GEMM may parallelize further over its own
@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::gemm::gemm;
 
-/// Geometry of a 2-D convolution, NCHW input, weights [c_out, c_in, kh, kw] (groups = 1).
+/// Geometry of a 2-D convolution, NCHW input, weights `[c_out, c_in, kh, kw]` (groups = 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dGeom {
     /// Batch size.
@@ -189,7 +189,7 @@ fn with_col<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     r
 }
 
-/// y [n, c_out, oh, ow] = conv(x [n,c_in,h,w], w)   (no bias; overwrite y)
+/// `y [n, c_out, oh, ow] = conv(x [n, c_in, h, w], w)` (no bias; overwrites `y`).
 pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     g.check(x.len(), w.len(), y.len());
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
@@ -212,7 +212,8 @@ pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     }
 }
 
-/// gx [n,c_in,h,w] = adjoint wrt x (a transposed convolution of gy [n,c_out,oh,ow] with w); overwrite gx
+/// `gx [n, c_in, h, w]` = adjoint wrt `x` (a transposed convolution of
+/// `gy [n, c_out, oh, ow]` with `w`); overwrites `gx`.
 pub fn conv2d_input_grad(g: &Conv2dGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) {
     g.check(gx.len(), w.len(), gy.len());
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
@@ -249,7 +250,8 @@ const MAX_CHUNKS: usize = 16;
 /// Elements per task when adding partials.
 const REDUCE_BLOCK: usize = 1 << 14;
 
-/// gw [c_out,c_in,kh,kw] = sum over batch of the adjoint wrt w; overwrite gw
+/// `gw [c_out, c_in, kh, kw]` = sum over the batch of the adjoint wrt `w`;
+/// overwrites `gw`.
 pub fn conv2d_weight_grad(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32]) {
     g.check(x.len(), gw.len(), gy.len());
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
