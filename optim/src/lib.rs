@@ -1,4 +1,15 @@
-//! # optim: optimizers and the training loop
+//! # optim: optimizers, schedules and the training loop
 //!
-//! Filled by the "Optimizers" issue: the `Optimizer` trait, SGD, Adam / AdamW,
-//! PAL, Entropy-SGD, SAM, learning-rate schedules and the shared training loop.
+//! The [`Optimizer`] trait lets a step call back into the model through an
+//! [`Objective`] (see [`optimizer`] for how to add one, with SAM as the
+//! worked example). Implemented: [`Sgd`], [`Adam`] (and AdamW).
+
+pub mod adam;
+pub mod optimizer;
+pub mod schedule;
+pub mod sgd;
+
+pub use adam::{Adam, AdamConfig};
+pub use optimizer::{dot, global_norm, FnObjective, GradientStep, Objective, Optimizer, StepReport};
+pub use schedule::Schedule;
+pub use sgd::{Sgd, SgdConfig};
