@@ -8,8 +8,10 @@ pub mod adam;
 pub mod optimizer;
 pub mod schedule;
 pub mod sgd;
+pub mod train;
 
 pub use adam::{Adam, AdamConfig};
 pub use optimizer::{dot, global_norm, FnObjective, GradientStep, Objective, Optimizer, StepReport};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdConfig};
+pub use train::{evaluate, train, BatchObjective, EpochMetrics, NoHooks, TrainConfig, TrainError, TrainHooks};
