@@ -3,3 +3,13 @@
 //! Filled by the "Landscape" and "Hessian" issues: parameter-space directions
 //! (filter-normalized, PCA), 1-D / 2-D surfaces with resumable result files,
 //! Hessian spectra and sharpness metrics, and the PNG renderer.
+pub mod direction;
+pub mod error;
+pub mod render;
+pub mod results;
+pub mod surface;
+
+pub use direction::{DirType, Direction, DirectionOptions, Ignore, Norm};
+pub use error::{LandscapeError, Result};
+pub use results::{merge, Results, ResultsWriter};
+pub use surface::{compute, evaluate, EvalSet, Range, Shard, SurfaceJob};

@@ -1,0 +1,58 @@
+//! The landscape crate's error type.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Everything that can go wrong with user input to landscape tools.
+#[derive(Debug)]
+pub enum LandscapeError {
+    /// A file could not be read or written.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// A file's content is malformed.
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, e.g. "line 7 is truncated".
+        detail: String,
+    },
+    /// A direction has zero norm (e.g. interpolating between identical
+    /// checkpoints), so it cannot be normalized or used as an axis.
+    ZeroDirection(String),
+    /// An invalid argument (range, grid, option), named in the message.
+    Invalid(String),
+    /// Two plans that must agree (resume, merge) differ.
+    PlanMismatch(String),
+}
+
+impl fmt::Display for LandscapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LandscapeError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            LandscapeError::Format { path, detail } => write!(f, "{}: {detail}", path.display()),
+            LandscapeError::ZeroDirection(what) => write!(f, "{what} has zero norm, so it cannot span an axis"),
+            LandscapeError::Invalid(msg) => write!(f, "{msg}"),
+            LandscapeError::PlanMismatch(msg) => write!(f, "plans differ: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for LandscapeError {}
+
+/// Result with [`LandscapeError`].
+pub type Result<T> = std::result::Result<T, LandscapeError>;
+
+impl LandscapeError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        LandscapeError::Io { path: path.into(), source }
+    }
+    /// A format error in `path`.
+    pub fn format(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
+        LandscapeError::Format { path: path.into(), detail: detail.into() }
+    }
+}

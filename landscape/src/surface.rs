@@ -1,0 +1,209 @@
+//! Surfaces: loss and accuracy on a 1-D or 2-D grid of points
+//! `center + x·d₁ + y·d₂`, evaluated in eval mode with no graph, in
+//! parallel, each point handed to a sink (the results file) as it finishes.
+
+use crate::direction::{point, Direction};
+use crate::error::{LandscapeError, Result};
+use autodiff::Tensor;
+use datasets::{ClassificationSet, DataLoader};
+use nn::{Module, Named};
+use rayon::prelude::*;
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+/// A grid axis: `num` evenly spaced values from `start` to `end` inclusive,
+/// written `START:END:NUM` (e.g. `-1:1:51`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Range {
+    /// First value.
+    pub start: f64,
+    /// Last value.
+    pub end: f64,
+    /// Number of values (≥ 1).
+    pub num: usize,
+}
+
+impl Range {
+    /// The grid values.
+    pub fn values(&self) -> Vec<f64> {
+        if self.num == 1 {
+            return vec![self.start];
+        }
+        (0..self.num).map(|i| self.start + (self.end - self.start) * i as f64 / (self.num - 1) as f64).collect()
+    }
+}
+
+impl FromStr for Range {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Range, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() != 3 {
+            return Err(format!("range {s:?}: expected START:END:NUM, e.g. -1:1:51"));
+        }
+        let num =
+            |v: &str| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("range {s:?}: {v:?} is not a number"));
+        let (start, end) = (num(parts[0])?, num(parts[1])?);
+        let n: usize = parts[2].trim().parse().map_err(|_| format!("range {s:?}: NUM {:?} is not a whole number", parts[2]))?;
+        if n == 0 {
+            return Err(format!("range {s:?} is empty: NUM must be at least 1"));
+        }
+        if end < start {
+            return Err(format!("range {s:?} is inverted: END {end} is below START {start}"));
+        }
+        if n > 1 && end == start {
+            return Err(format!("range {s:?} has {n} points but START equals END"));
+        }
+        Ok(Range { start, end, num: n })
+    }
+}
+
+/// A part of the grid for one machine: points `i` with `i % count == index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+    /// Parses `k/N` with `1 ≤ k ≤ N` (shards are numbered from 1 on the
+    /// command line).
+    fn from_str(s: &str) -> std::result::Result<Shard, String> {
+        let (k, n) = s.split_once('/').ok_or_else(|| format!("--shard {s:?}: expected k/N, e.g. 1/4"))?;
+        let (k, n): (usize, usize) = (
+            k.parse().map_err(|_| format!("--shard {s:?}: k is not a number"))?,
+            n.parse().map_err(|_| format!("--shard {s:?}: N is not a number"))?,
+        );
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("--shard {s:?}: need 1 <= k <= N"));
+        }
+        Ok(Shard { index: k - 1, count: n })
+    }
+}
+
+/// An evaluation set of a surface, e.g. `("test", &set)`.
+pub struct EvalSet<'a> {
+    /// `train` or `test`: metric names are `<name>_loss`, `<name>_accuracy`.
+    pub name: String,
+    /// The examples.
+    pub set: &'a ClassificationSet,
+}
+
+/// What to compute.
+pub struct SurfaceJob<'a> {
+    /// The center's full state (parameters, buffers, counters).
+    pub center: &'a [Named],
+    /// The x direction.
+    pub x_dir: &'a Direction,
+    /// The y direction (2-D surfaces).
+    pub y_dir: Option<&'a Direction>,
+    /// x grid.
+    pub x: Range,
+    /// y grid (2-D surfaces).
+    pub y: Option<Range>,
+    /// Evaluation sets; each gives a loss and an accuracy.
+    pub sets: Vec<EvalSet<'a>>,
+    /// Forward batch size.
+    pub batch_size: usize,
+    /// Only this part of the grid.
+    pub shard: Option<Shard>,
+}
+
+impl SurfaceJob<'_> {
+    /// Metric names in value order: `test_loss`, `test_accuracy`, ….
+    pub fn metric_names(&self) -> Vec<String> {
+        self.sets.iter().flat_map(|s| [format!("{}_loss", s.name), format!("{}_accuracy", s.name)]).collect()
+    }
+
+    /// Number of grid points.
+    pub fn num_points(&self) -> usize {
+        self.x.num * self.y.map_or(1, |y| y.num)
+    }
+
+    /// Coordinates of point `i` (row-major: x varies fastest).
+    pub fn coords(&self, i: usize) -> (f64, f64) {
+        let xs = self.x.values();
+        let x = xs[i % self.x.num];
+        let y = self.y.map_or(0.0, |r| r.values()[i / self.x.num]);
+        (x, y)
+    }
+
+    /// Points of this job's shard not in `done`, ascending.
+    pub fn pending(&self, done: &BTreeSet<usize>) -> Vec<usize> {
+        (0..self.num_points()).filter(|i| self.shard.is_none_or(|s| i % s.count == s.index) && !done.contains(i)).collect()
+    }
+}
+
+/// Sets every named tensor of `model` (state order) to `state`.
+pub fn load_state(model: &mut dyn Module, state: &[Tensor]) {
+    let mut it = state.iter();
+    model.visit_mut("", &mut |name, t, _| {
+        let new = it.next().unwrap_or_else(|| panic!("load_state: no tensor left for {name}"));
+        assert_eq!(new.shape(), t.shape(), "load_state: {name}");
+        *t = new.clone();
+    });
+}
+
+/// Mean cross-entropy and top-1 accuracy of `model` on `set` in eval mode,
+/// without a graph.
+pub fn evaluate(model: &mut dyn Module, set: &ClassificationSet, batch_size: usize) -> Result<(f64, f64)> {
+    let _g = autodiff::no_grad();
+    model.set_training(false);
+    let loader = DataLoader::new(set, batch_size).map_err(|e| LandscapeError::Invalid(e.to_string()))?;
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    for b in loader.epoch(0) {
+        let logits = model.forward(&Tensor::from_vec(b.inputs, &b.shape));
+        loss += logits.cross_entropy_per_example(&b.targets).data().iter().map(|&v| v as f64).sum::<f64>();
+        correct += logits.argmax(1).iter().zip(&b.targets).filter(|(p, t)| p == t).count();
+    }
+    let n = set.len().max(1) as f64;
+    Ok((loss / n, correct as f64 / n))
+}
+
+/// Evaluates the pending points of `job` in parallel (one model per worker,
+/// made by `factory`), calling `sink(i, x, y, values)` as each finishes.
+/// Values follow [`SurfaceJob::metric_names`]. Each point's values do not
+/// depend on the thread count or on the order points finish in.
+pub fn compute(
+    job: &SurfaceJob,
+    factory: &(dyn Fn() -> Box<dyn Module> + Sync),
+    done: &BTreeSet<usize>,
+    sink: &(dyn Fn(usize, f64, f64, &[f64]) -> Result<()> + Sync),
+) -> Result<()> {
+    let pending = job.pending(done);
+    pending.par_iter().try_for_each_init(factory, |model, &i| {
+        let (x, y) = job.coords(i);
+        let mut dirs = vec![(job.x_dir, x)];
+        if let Some(d) = job.y_dir {
+            dirs.push((d, y));
+        }
+        load_state(model.as_mut(), &point(job.center, &dirs));
+        let mut values = Vec::with_capacity(2 * job.sets.len());
+        for s in &job.sets {
+            let (l, a) = evaluate(model.as_mut(), s.set, job.batch_size)?;
+            values.push(l);
+            values.push(a);
+        }
+        sink(i, x, y, &values)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_parse_and_reject_bad_input() {
+        let r: Range = "-1:1:5".parse().unwrap();
+        assert_eq!(r.values(), vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
+        assert!("1:-1:5".parse::<Range>().unwrap_err().contains("inverted"));
+        assert!("-1:1:0".parse::<Range>().unwrap_err().contains("empty"));
+        assert!("-1:1".parse::<Range>().unwrap_err().contains("START:END:NUM"));
+        assert!("a:1:3".parse::<Range>().unwrap_err().contains("not a number"));
+        assert_eq!("0:0:1".parse::<Range>().unwrap().values(), vec![0.0]);
+        assert_eq!("2/3".parse::<Shard>().unwrap(), Shard { index: 1, count: 3 });
+        assert!("0/3".parse::<Shard>().is_err() && "4/3".parse::<Shard>().is_err());
+    }
+}
