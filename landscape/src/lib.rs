@@ -5,11 +5,14 @@
 //! Hessian spectra and sharpness metrics, and the PNG renderer.
 pub mod direction;
 pub mod error;
+pub mod linalg;
 pub mod render;
 pub mod results;
 pub mod surface;
+pub mod trajectory;
 
 pub use direction::{DirType, Direction, DirectionOptions, Ignore, Norm};
 pub use error::{LandscapeError, Result};
 pub use results::{merge, Results, ResultsWriter};
 pub use surface::{compute, evaluate, EvalSet, Range, Shard, SurfaceJob};
+pub use trajectory::{pca_plane, random_walk_baseline, PcaPlane};
