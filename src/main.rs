@@ -1,4 +1,10 @@
 //! `llv`: the command line over the llv engine.
+//!
+//! Each subcommand lives in `commands/`; a failing command prints one line
+//! `error: …` naming the flag or file at fault and exits with status 1.
+
+mod commands;
+
 use clap::{Parser, Subcommand};
 
 /// llv: see and measure the loss landscapes of neural networks.
@@ -15,20 +21,44 @@ enum Command {
     ///
     /// Example: `llv info`
     Info,
+    /// Mean cross-entropy and top-1 accuracy of a checkpoint on a data set.
+    ///
+    /// Example: `llv eval --model lenet --weights w.safetensors --data mnist --limit 500 --json`
+    Eval(commands::eval::EvalArgs),
+    /// List the model zoo with parameter counts.
+    ///
+    /// Example: `llv models`
+    Models(commands::models::ModelsArgs),
+    /// Describe a data set: sizes, shapes, classes, normalization.
+    ///
+    /// Example: `llv data mnist`
+    Data(commands::data::DataArgs),
+}
+
+fn info() {
+    let mut text = format!("llv {}\nthreads: {}\n", env!("CARGO_PKG_VERSION"), rayon::current_num_threads());
+    #[cfg(target_arch = "x86_64")]
+    {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        text += &format!("avx2+fma: {}\n", yes(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")));
+        text += &format!("avx512f: {}\n", yes(is_x86_feature_detected!("avx512f")));
+    }
+    commands::print(&text);
 }
 
 fn main() {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Info => {
-            println!("llv {}", env!("CARGO_PKG_VERSION"));
-            println!("threads: {}", rayon::current_num_threads());
-            #[cfg(target_arch = "x86_64")]
-            {
-                let yes = |b: bool| if b { "yes" } else { "no" };
-                println!("avx2+fma: {}", yes(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")));
-                println!("avx512f: {}", yes(is_x86_feature_detected!("avx512f")));
-            }
+            info();
+            Ok(())
         }
+        Command::Eval(a) => commands::eval::run(a),
+        Command::Models(a) => commands::models::run(a),
+        Command::Data(a) => commands::data::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
     }
 }
