@@ -33,6 +33,10 @@ enum Command {
     ///
     /// Example: `llv data mnist`
     Data(commands::data::DataArgs),
+    /// Train a zoo model (SGD, Adam, AdamW, PAL, Entropy-SGD, SAM), writing config, metrics and checkpoints.
+    ///
+    /// Example: `llv train --model lenet --data mnist --optimizer sgd --epochs 10 --out runs/lenet-sgd`
+    Train(commands::train::TrainArgs),
 }
 
 fn info() {
@@ -56,6 +60,7 @@ fn main() {
         Command::Eval(a) => commands::eval::run(a),
         Command::Models(a) => commands::models::run(a),
         Command::Data(a) => commands::data::run(a),
+        Command::Train(a) => commands::train::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -4,10 +4,12 @@
 pub mod data;
 pub mod eval;
 pub mod models;
+pub mod train;
 
 use datasets::{ClassificationData, DataSpec};
 use nn::zoo::{self, InputKind, ModelConfig};
 use std::fmt;
+use std::path::Path;
 
 /// A command's failure: one line for the user (`main` prints it as
 /// `error: …` and exits with status 1). Messages name the flag or file
@@ -115,5 +117,42 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(272_186), "272,186");
         assert_eq!(thousands(1_730_426), "1,730,426");
+    }
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file, then a rename), so
+/// a kill never leaves a half-written file behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(|e| CliError::new(format!("{}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+}
+
+/// Output folders of commands that write files.
+pub mod out_dir {
+    use super::CliError;
+    use std::path::Path;
+
+    /// Makes `out` ready for a new run: creates it, refuses an existing
+    /// non-empty folder unless `force` (which empties it first).
+    pub fn prepare(out: &Path, force: bool) -> Result<(), CliError> {
+        if out.exists() {
+            if !out.is_dir() {
+                return Err(CliError::new(format!("--out {}: exists and is not a folder", out.display())));
+            }
+            let non_empty = std::fs::read_dir(out).map_err(|e| CliError::new(format!("--out {}: {e}", out.display())))?.next().is_some();
+            if non_empty && !force {
+                return Err(CliError::new(format!(
+                    "--out {}: exists and is not empty; pass --resume to continue that run or --force to replace it",
+                    out.display()
+                )));
+            }
+            if non_empty {
+                std::fs::remove_dir_all(out).map_err(|e| CliError::new(format!("--out {}: {e}", out.display())))?;
+            }
+        }
+        std::fs::create_dir_all(out).map_err(|e| CliError::new(format!("--out {}: {e}", out.display())))
     }
 }

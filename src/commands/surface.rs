@@ -1,0 +1,277 @@
+//! `llv surface` and `llv interpolate`: loss and accuracy along a line or
+//! over a plane around trained weights, resumable and shardable.
+
+use super::{figures, load_classification, out_dir, CliError};
+use clap::Args;
+use landscape::{DirType, Direction, DirectionOptions, EvalSet, Ignore, Norm, Range, Results, ResultsWriter, Shard, SurfaceJob};
+use nn::{checkpoint, zoo, ModuleExt, Named};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Where and on what a surface is evaluated (shared by several commands).
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// Zoo model (see `llv models`).
+    #[arg(long)]
+    pub model: String,
+    /// Data set (see `llv data --help`).
+    #[arg(long, default_value = "mnist")]
+    pub data: String,
+    /// Which split to evaluate on: train, test, or both.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Evaluate on the first N examples of each split (all when absent).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Forward batch size.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+}
+
+/// Arguments of `llv surface`.
+#[derive(Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  llv surface --model lenet --weights runs/lenet-sgd/final.safetensors --x -1:1:51 --out surf1d
+  llv surface --model lenet --weights final.safetensors --x -1:1:41 --y -1:1:41 --limit 1000 --out surf2d
+  llv surface ... --shard 1/4 --out part1     # then: llv merge part1 part2 part3 part4 --out all
+  llv surface ... --out surf2d --resume       # continue an interrupted run")]
+pub struct SurfaceArgs {
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// The center: a checkpoint of the model.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// x grid START:END:NUM.
+    #[arg(long, default_value = "-1:1:51")]
+    pub x: String,
+    /// y grid START:END:NUM (makes a 2-D surface).
+    #[arg(long)]
+    pub y: Option<String>,
+    /// Direction normalization: filter (Li et al.), layer, model, none.
+    #[arg(long, default_value = "filter")]
+    pub norm: String,
+    /// One-dimensional tensors (biases, BN): biasbn keeps them fixed, none moves them.
+    #[arg(long, default_value = "biasbn")]
+    pub ignore: String,
+    /// weights: BN running statistics stay; states: they get a direction too.
+    #[arg(long, default_value = "weights")]
+    pub dir_type: String,
+    /// Load directions from a directions.safetensors file instead of drawing them.
+    #[arg(long)]
+    pub directions: Option<PathBuf>,
+    /// Make the y direction orthogonal to the x direction.
+    #[arg(long)]
+    pub orthogonal: bool,
+    /// Seed of the random directions.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute only part k of N of the grid (1 <= k <= N).
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Continue an interrupted run in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Overwrite a non-empty --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Figure size WxH.
+    #[arg(long, default_value = "800x600")]
+    pub size: String,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `llv interpolate`.
+#[derive(Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  llv interpolate --model lenet --from runs/a/checkpoints/epoch-000.safetensors --to runs/a/final.safetensors --out line
+  llv interpolate --model lenet --from small/final.safetensors --to large/final.safetensors --range -0.5:1.5:41 --out between")]
+pub struct InterpolateArgs {
+    #[command(flatten)]
+    pub eval: EvalArgs,
+    /// Weights at alpha = 0.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Weights at alpha = 1.
+    #[arg(long)]
+    pub to: PathBuf,
+    /// alpha grid START:END:NUM.
+    #[arg(long, default_value = "-0.5:1.5:41")]
+    pub range: String,
+    /// Continue an interrupted run in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Overwrite a non-empty --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Figure size WxH.
+    #[arg(long, default_value = "800x600")]
+    pub size: String,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// A model with its data, ready to evaluate points.
+pub struct Setup {
+    pub model_name: String,
+    pub cfg: zoo::ModelConfig,
+    pub sets: Vec<(String, datasets::ClassificationSet)>,
+}
+
+impl Setup {
+    /// Loads the data and checks the model name.
+    pub fn new(a: &EvalArgs) -> Result<Setup, CliError> {
+        if a.batch_size == 0 {
+            return Err(CliError::new("--batch-size must be at least 1"));
+        }
+        let (data, cfg) = load_classification(&a.data)?;
+        let limit = |s: &datasets::ClassificationSet| match a.limit {
+            Some(n) => s.first(n),
+            None => s.clone(),
+        };
+        let sets = match a.split.as_str() {
+            "train" => vec![("train".to_string(), limit(&data.train))],
+            "test" => vec![("test".to_string(), limit(&data.test))],
+            "both" => vec![("train".to_string(), limit(&data.train)), ("test".to_string(), limit(&data.test))],
+            other => return Err(CliError::new(format!("--split {other:?}: expected train, test or both"))),
+        };
+        if a.limit == Some(0) {
+            return Err(CliError::new("--limit must be at least 1"));
+        }
+        zoo::build(&a.model, &cfg, 0).map_err(|e| CliError::new(format!("--model: {e}")))?;
+        Ok(Setup { model_name: a.model.clone(), cfg, sets })
+    }
+
+    /// A fresh model (weights are overwritten by each point).
+    pub fn factory(&self) -> impl Fn() -> Box<dyn nn::Module> + Sync + '_ {
+        move || zoo::build(&self.model_name, &self.cfg, 0).expect("checked in Setup::new")
+    }
+
+    /// The state of the model loaded from `path` (errors name the file and
+    /// the first mismatched parameter).
+    pub fn load_state(&self, path: &Path, flag: &str) -> Result<Vec<Named>, CliError> {
+        let mut m = (self.factory())();
+        checkpoint::load(&mut *m, path).map_err(|e| CliError::new(format!("{flag}: {e}")))?;
+        Ok(m.state())
+    }
+
+    /// The evaluation sets of a job.
+    pub fn eval_sets(&self) -> Vec<EvalSet<'_>> {
+        self.sets.iter().map(|(n, s)| EvalSet { name: n.clone(), set: s }).collect()
+    }
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(flag: &str, v: &str) -> Result<T, CliError> {
+    v.parse::<T>().map_err(|e| CliError::new(if e.starts_with("--") { e } else { format!("{flag}: {e}") }))
+}
+
+/// Computes a job into `out/surface.jsonl`, resuming when asked; prints
+/// progress. Returns the complete results.
+pub fn run_job(job: &SurfaceJob, setup: &Setup, plan: serde_json::Value, out: &Path, resume: bool, quiet: bool) -> Result<Results, CliError> {
+    let path = out.join("surface.jsonl");
+    let metrics = job.metric_names();
+    let (writer, done) = if resume && path.exists() {
+        let (w, r) = ResultsWriter::resume(&path, &plan, &metrics).map_err(|e| CliError::new(e.to_string()))?;
+        (w, r.points.keys().copied().collect::<BTreeSet<usize>>())
+    } else {
+        (ResultsWriter::create(&path, &plan, &metrics).map_err(|e| CliError::new(e.to_string()))?, BTreeSet::new())
+    };
+    let pending = job.pending(&done).len();
+    let bar = (!quiet && pending > 0).then(|| {
+        let b = indicatif::ProgressBar::new(pending as u64);
+        b.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} points, ETA {eta}").expect("template").progress_chars("=> "));
+        b.set_message("evaluating");
+        b
+    });
+    let count = AtomicUsize::new(0);
+    let factory = setup.factory();
+    landscape::compute(job, &factory, &done, &|i, x, y, v| {
+        writer.append(i, x, y, v)?;
+        count.fetch_add(1, Ordering::Relaxed);
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+        Ok(())
+    })
+    .map_err(|e| CliError::new(e.to_string()))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    drop(writer);
+    let (r, _) = Results::read(&path, false).map_err(|e| CliError::new(e.to_string()))?;
+    Ok(r)
+}
+
+/// Runs `llv surface`.
+pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
+    let x: Range = parse("--x", &a.x)?;
+    let y: Option<Range> = a.y.as_deref().map(|v| parse("--y", v)).transpose()?;
+    let opts = DirectionOptions { norm: parse::<Norm>("--norm", &a.norm)?, ignore: parse::<Ignore>("--ignore", &a.ignore)?, dir_type: parse::<DirType>("--dir-type", &a.dir_type)? };
+    let shard: Option<Shard> = a.shard.as_deref().map(|v| parse("--shard", v)).transpose()?;
+    let size = figures::parse_size(&a.size)?;
+    if !a.resume {
+        out_dir::prepare(&a.out, a.force)?;
+    }
+    let setup = Setup::new(&a.eval)?;
+    let center = setup.load_state(&a.weights, "--weights")?;
+    let dirs_path = a.out.join("directions.safetensors");
+    let (dx, dy) = match &a.directions {
+        Some(p) => figures::load_directions(p, &center, y.is_some())?,
+        None if a.resume && dirs_path.exists() => figures::load_directions(&dirs_path, &center, y.is_some())?,
+        None => {
+            let dx = Direction::random(&center, opts, a.seed).map_err(|e| CliError::new(e.to_string()))?;
+            let mut dy = y.map(|_| Direction::random(&center, opts, a.seed.wrapping_add(1))).transpose().map_err(|e| CliError::new(e.to_string()))?;
+            if let (Some(d), true) = (&mut dy, a.orthogonal) {
+                d.orthogonalize_against(&dx).map_err(|e| CliError::new(e.to_string()))?;
+            }
+            (dx, dy)
+        }
+    };
+    dx.check_nonzero("the x direction").map_err(|e| CliError::new(e.to_string()))?;
+    if let Some(d) = &dy {
+        d.check_nonzero("the y direction").map_err(|e| CliError::new(e.to_string()))?;
+    }
+    if !dirs_path.exists() {
+        figures::save_directions(&dirs_path, &dx, dy.as_ref())?;
+    }
+    let job = SurfaceJob { center: &center, x_dir: &dx, y_dir: dy.as_ref(), x, y, sets: setup.eval_sets(), batch_size: a.eval.batch_size, shard };
+    let plan = json!({
+        "kind": if y.is_some() { "surface2d" } else { "surface1d" },
+        "model": a.eval.model, "data": a.eval.data, "split": a.eval.split, "limit": a.eval.limit,
+        "center": figures::fingerprint(&center), "directions": figures::direction_fingerprint(&dx, dy.as_ref()),
+        "x": a.x, "y": a.y, "norm": a.norm, "ignore": a.ignore, "dir_type": a.dir_type,
+        "shard": a.shard,
+    });
+    let results = run_job(&job, &setup, plan, &a.out, a.resume, false)?;
+    let written = if shard.is_some() { Vec::new() } else { figures::default_figures(&results, &a.out, size)? };
+    println!("wrote {} ({} points){}", a.out.join("surface.jsonl").display(), results.points.len(), figures::list(&written));
+    Ok(())
+}
+
+/// Runs `llv interpolate`.
+pub fn run_interpolate(a: InterpolateArgs) -> Result<(), CliError> {
+    let range: Range = parse("--range", &a.range)?;
+    let size = figures::parse_size(&a.size)?;
+    if !a.resume {
+        out_dir::prepare(&a.out, a.force)?;
+    }
+    let setup = Setup::new(&a.eval)?;
+    let from = setup.load_state(&a.from, "--from")?;
+    let to = setup.load_state(&a.to, "--to")?;
+    let d = Direction::between(&from, &to).map_err(|e| CliError::new(format!("--from/--to: {e}")))?;
+    let job = SurfaceJob { center: &from, x_dir: &d, y_dir: None, x: range, y: None, sets: setup.eval_sets(), batch_size: a.eval.batch_size, shard: None };
+    let plan = json!({
+        "kind": "interpolation", "model": a.eval.model, "data": a.eval.data, "split": a.eval.split, "limit": a.eval.limit,
+        "from": figures::fingerprint(&from), "to": figures::fingerprint(&to), "x": a.range,
+    });
+    let results = run_job(&job, &setup, plan, &a.out, a.resume, false)?;
+    let csv = a.out.join("interpolation.csv");
+    figures::write_csv(&results, &csv, "alpha")?;
+    let written = figures::default_figures(&results, &a.out, size)?;
+    println!("wrote {}{}", csv.display(), figures::list(&written));
+    Ok(())
+}

@@ -1,0 +1,444 @@
+//! `llv train`: trains a zoo model with any optimizer and writes
+//! everything needed to study the run afterwards (config, per-epoch
+//! metrics, checkpoints for trajectories), resumably.
+
+use super::{check_model_fits, load_classification, out_dir, CliError};
+use clap::{Args, ValueEnum};
+use nn::checkpoint;
+use nn::{zoo, ModuleExt};
+use optim::{
+    Adam, AdamConfig, EntropySgd, EntropySgdConfig, EpochMetrics, GradientStep, Optimizer, Pal, PalConfig, Sam, SamConfig, Schedule, Sgd,
+    SgdConfig, StepReport, TrainConfig, TrainHooks,
+};
+use serde_json::json;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The optimizers `llv train` can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerName {
+    /// SGD with momentum (default lr 0.05, momentum 0.9, weight decay 5e-4, cosine schedule).
+    Sgd,
+    /// Adam (default lr 1e-3, cosine schedule).
+    Adam,
+    /// AdamW (default lr 1e-3, decoupled weight decay 0.01, cosine schedule).
+    Adamw,
+    /// PAL line search (μ = 1, s_max = 3.16, β = 0.4, α = 1/0.6).
+    Pal,
+    /// Entropy-SGD (L = 20, η′ = 0.1, ε = 1e-4, γ0 = 1e-4, γ1 = 1e-3).
+    EntropySgd,
+    /// SAM around SGD (ρ = 0.05; base as for sgd).
+    Sam,
+}
+
+/// Arguments of `llv train`.
+#[derive(Args, Debug, Clone)]
+#[command(after_help = "Examples:
+  llv train --model lenet --data mnist --optimizer sgd --out runs/lenet-sgd
+  llv train --model lenet --optimizer adam --epochs 5 --batch-size 128 --out runs/lenet-adam
+  llv train --model resnet20 --data cifar10:~/data/cifar --optimizer sam --rho 0.05 --out runs/r20-sam
+  llv train --out runs/lenet-sgd --resume          # continue an interrupted run")]
+pub struct TrainArgs {
+    /// Zoo model (see `llv models`).
+    #[arg(long, default_value = "lenet")]
+    pub model: String,
+    /// Data set (see `llv data --help`): mnist, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, spirals, blobs.
+    #[arg(long, default_value = "mnist")]
+    pub data: String,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value = "sgd")]
+    pub optimizer: OptimizerName,
+    /// Learning rate (SGD/Adam/SAM base; Entropy-SGD outer rate; PAL: a factor on its step). Default per optimizer.
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Momentum (SGD, SAM's base SGD, Entropy-SGD outer step).
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    /// Weight decay (L2 for SGD/Adam, decoupled for AdamW).
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Nesterov momentum (SGD, Entropy-SGD).
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Learning-rate schedule over all minibatches: constant, step:EVERY:GAMMA, multistep:M1,M2:GAMMA, cosine[:MIN], warmup:STEPS:<schedule>. Default: cosine for SGD/Adam/AdamW/SAM, constant for PAL and Entropy-SGD.
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// PAL measuring step μ.
+    #[arg(long, default_value_t = 1.0)]
+    pub pal_mu: f32,
+    /// PAL maximal step s_max.
+    #[arg(long, default_value_t = 3.16)]
+    pub pal_max_step: f32,
+    /// PAL direction adaptation β.
+    #[arg(long, default_value_t = 0.4)]
+    pub pal_beta: f32,
+    /// PAL step adaptation α.
+    #[arg(long, default_value_t = 1.0 / 0.6)]
+    pub pal_alpha: f32,
+    /// Entropy-SGD inner (Langevin) steps L, each on a fresh minibatch.
+    #[arg(long, default_value_t = 20)]
+    pub esgd_inner_steps: usize,
+    /// Entropy-SGD inner step size η′.
+    #[arg(long, default_value_t = 0.1)]
+    pub esgd_inner_lr: f32,
+    /// Entropy-SGD thermal noise ε.
+    #[arg(long, default_value_t = 1e-4)]
+    pub esgd_noise: f32,
+    /// Entropy-SGD scope γ0.
+    #[arg(long, default_value_t = 1e-4)]
+    pub esgd_gamma: f32,
+    /// Entropy-SGD scoping γ1 (γ = γ0·(1 + γ1)^t).
+    #[arg(long, default_value_t = 1e-3)]
+    pub esgd_scoping: f32,
+    /// SAM neighbourhood radius ρ.
+    #[arg(long, default_value_t = 0.05)]
+    pub rho: f32,
+    /// Passes over the training data [default: 10]. With --resume, a larger value extends the run.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Seed of the model's initialization, the shuffling and any optimizer noise.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Use only the first N training examples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Write a checkpoint every N epochs (the initial weights and the last epoch are always written).
+    #[arg(long, default_value_t = 1)]
+    pub checkpoint_every: usize,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue an interrupted run in --out from its last checkpoint (other flags are taken from its config.json).
+    #[arg(long)]
+    pub resume: bool,
+    /// Overwrite a non-empty --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn check_positive(name: &str, v: f32) -> Result<(), CliError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(CliError::new(format!("--{name} must be a positive number, got {v}")))
+    }
+}
+
+fn check_nonneg(name: &str, v: f32) -> Result<(), CliError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(CliError::new(format!("--{name} must be zero or positive, got {v}")))
+    }
+}
+
+fn sgd_config(a: &TrainArgs) -> SgdConfig {
+    let d = SgdConfig::default();
+    SgdConfig {
+        lr: a.lr.unwrap_or(d.lr),
+        momentum: a.momentum.unwrap_or(d.momentum),
+        weight_decay: a.weight_decay.unwrap_or(d.weight_decay),
+        nesterov: a.nesterov,
+        ..d
+    }
+}
+
+/// Builds the optimizer and its default schedule from the flags.
+fn build_optimizer(a: &TrainArgs) -> Result<(Box<dyn Optimizer>, Schedule), CliError> {
+    if let Some(lr) = a.lr {
+        check_positive("lr", lr)?;
+    }
+    if let Some(m) = a.momentum {
+        check_nonneg("momentum", m)?;
+    }
+    if let Some(w) = a.weight_decay {
+        check_nonneg("weight-decay", w)?;
+    }
+    let nesterov_ok = |m: f32| if a.nesterov && m == 0.0 { Err(CliError::new("--nesterov needs --momentum > 0")) } else { Ok(()) };
+    let cosine = Schedule::Cosine { min_factor: 0.0 };
+    let (opt, schedule): (Box<dyn Optimizer>, Schedule) = match a.optimizer {
+        OptimizerName::Sgd => {
+            let c = sgd_config(a);
+            nesterov_ok(c.momentum)?;
+            (Box::new(Sgd::new(c)), cosine)
+        }
+        OptimizerName::Adam | OptimizerName::Adamw => {
+            let d = if a.optimizer == OptimizerName::Adamw { AdamConfig::adamw() } else { AdamConfig::default() };
+            let c = AdamConfig { lr: a.lr.unwrap_or(d.lr), weight_decay: a.weight_decay.unwrap_or(d.weight_decay), ..d };
+            (Box::new(Adam::new(c)), cosine)
+        }
+        OptimizerName::Pal => {
+            check_positive("pal-mu", a.pal_mu)?;
+            check_positive("pal-max-step", a.pal_max_step)?;
+            check_nonneg("pal-beta", a.pal_beta)?;
+            check_positive("pal-alpha", a.pal_alpha)?;
+            let c = PalConfig {
+                measuring_step: a.pal_mu,
+                max_step: a.pal_max_step,
+                direction_adaptation: a.pal_beta,
+                step_adaptation: a.pal_alpha,
+                step_scale: a.lr.unwrap_or(1.0),
+            };
+            (Box::new(Pal::new(c)), Schedule::Constant)
+        }
+        OptimizerName::EntropySgd => {
+            check_positive("esgd-inner-lr", a.esgd_inner_lr)?;
+            check_nonneg("esgd-noise", a.esgd_noise)?;
+            check_nonneg("esgd-gamma", a.esgd_gamma)?;
+            check_nonneg("esgd-scoping", a.esgd_scoping)?;
+            let d = EntropySgdConfig::default();
+            let c = EntropySgdConfig {
+                lr: a.lr.unwrap_or(d.lr),
+                momentum: a.momentum.unwrap_or(d.momentum),
+                nesterov: a.nesterov,
+                inner_steps: a.esgd_inner_steps,
+                inner_lr: a.esgd_inner_lr,
+                noise: a.esgd_noise,
+                gamma: a.esgd_gamma,
+                scoping: a.esgd_scoping,
+                weight_decay: a.weight_decay.unwrap_or(d.weight_decay),
+                seed: a.seed,
+                ..d
+            };
+            nesterov_ok(c.momentum)?;
+            (Box::new(EntropySgd::new(c)), Schedule::Constant)
+        }
+        OptimizerName::Sam => {
+            check_nonneg("rho", a.rho)?;
+            let c = sgd_config(a);
+            nesterov_ok(c.momentum)?;
+            let base: Box<dyn GradientStep> = Box::new(Sgd::new(c));
+            (Box::new(Sam::new(SamConfig { rho: a.rho }, base)), cosine)
+        }
+    };
+    let schedule = match &a.schedule {
+        Some(s) => Schedule::parse(s).map_err(|e| CliError::new(format!("--schedule: {e}")))?,
+        None => schedule,
+    };
+    Ok((opt, schedule))
+}
+
+/// Writes checkpoints, metrics.csv and the progress bar as training runs.
+struct Recorder {
+    out: PathBuf,
+    every: usize,
+    epochs: usize,
+    bar: Option<indicatif::ProgressBar>,
+    step_loss: f64,
+}
+
+fn checkpoint_path(out: &Path, epoch: usize) -> PathBuf {
+    out.join("checkpoints").join(format!("epoch-{epoch:03}.safetensors"))
+}
+
+/// The resume state: model state (`model.<name>`), optimizer state
+/// (`optim.<slot>`) and the epoch it belongs to, rewritten atomically after
+/// every epoch (trajectory checkpoints may be sparser).
+fn resume_path(out: &Path) -> PathBuf {
+    out.join("checkpoints").join("resume.safetensors")
+}
+
+fn save_resume(out: &Path, model: &mut dyn nn::Module, opt: &dyn Optimizer, epoch: usize) -> Result<(), String> {
+    let mut named: Vec<(String, autodiff::Tensor)> = model.state().into_iter().map(|n| (format!("model.{}", n.name), n.tensor)).collect();
+    named.extend(opt.state().into_iter().map(|(k, t)| (format!("optim.{k}"), t)));
+    named.push(("epoch".to_string(), autodiff::Tensor::scalar(epoch as f32)));
+    checkpoint::save_named(&named, resume_path(out)).map_err(|e| e.to_string())
+}
+
+/// Loads the resume state into `model` and `opt`; returns its epoch.
+fn load_resume(out: &Path, model: &mut dyn nn::Module, opt: &mut dyn Optimizer) -> Result<usize, CliError> {
+    let path = resume_path(out);
+    let named = checkpoint::load_named(&path).map_err(|e| CliError::new(format!("--resume: {e}")))?;
+    let find = |name: &str| named.iter().find(|(k, _)| k == name).map(|(_, t)| t.clone());
+    let epoch = find("epoch").ok_or_else(|| CliError::new(format!("--resume: {}: no epoch", path.display())))?.item() as usize;
+    let mut missing = None;
+    let mut state = Vec::new();
+    model.visit_mut("", &mut |name, t, _| match find(&format!("model.{name}")) {
+        Some(v) if v.shape() == t.shape() => state.push(v),
+        _ => missing = missing.take().or(Some(name.to_string())),
+    });
+    if let Some(name) = missing {
+        return Err(CliError::new(format!("--resume: {}: {name} is missing or has the wrong shape", path.display())));
+    }
+    let mut it = state.into_iter();
+    model.visit_mut("", &mut |_, t, _| *t = it.next().expect("checked"));
+    let opt_state: Vec<(String, autodiff::Tensor)> =
+        named.iter().filter_map(|(k, t)| k.strip_prefix("optim.").map(|s| (s.to_string(), t.clone()))).collect();
+    opt.load_state(&opt_state).map_err(|e| CliError::new(format!("--resume: {}: {e}", path.display())))?;
+    Ok(epoch)
+}
+
+const METRICS_HEADER: &str = "epoch,train_loss,train_accuracy,test_loss,test_accuracy,learning_rate,steps,seconds";
+
+impl TrainHooks for Recorder {
+    fn on_step(&mut self, epoch: usize, step: usize, per_epoch: usize, report: &StepReport) {
+        self.step_loss = if step == 1 { report.loss as f64 } else { 0.9 * self.step_loss + 0.1 * report.loss as f64 };
+        if let Some(bar) = &self.bar {
+            bar.set_position(((epoch - 1) * per_epoch + step.min(per_epoch)) as u64);
+            bar.set_message(format!("epoch {epoch}/{} loss {:.4}", self.epochs, self.step_loss));
+        }
+    }
+
+    fn on_epoch(&mut self, model: &mut dyn nn::Module, opt: &dyn Optimizer, m: &EpochMetrics) -> Result<(), String> {
+        // Checkpoint first (atomic), optimizer state next, then the metrics row:
+        // a kill at any point leaves a consistent last completed epoch.
+        if m.epoch % self.every == 0 || m.epoch == self.epochs {
+            checkpoint::save(model, checkpoint_path(&self.out, m.epoch)).map_err(|e| e.to_string())?;
+        }
+        save_resume(&self.out, model, opt, m.epoch)?;
+        let line = format!(
+            "{},{:.6},{:.6},{:.6},{:.6},{:.6e},{},{:.3}\n",
+            m.epoch, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.learning_rate, m.steps, m.seconds
+        );
+        let path = self.out.join("metrics.csv");
+        let mut f = fs::OpenOptions::new().append(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        f.write_all(line.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        let summary = format!(
+            "epoch {:>3}: train loss {:.4} acc {:.2}%  test loss {:.4} acc {:.2}%  ({:.1}s)",
+            m.epoch,
+            m.train_loss,
+            100.0 * m.train_accuracy,
+            m.test_loss,
+            100.0 * m.test_accuracy,
+            m.seconds
+        );
+        match &self.bar {
+            Some(bar) => bar.println(summary),
+            None => eprintln!("{summary}"),
+        }
+        Ok(())
+    }
+}
+
+/// Drops metrics rows after `epoch` (written after the resume state, so
+/// normally there are none; a kill between the two leaves one).
+fn truncate_metrics(out: &Path, epoch: usize) -> Result<(), CliError> {
+    let path = out.join("metrics.csv");
+    let text = fs::read_to_string(&path).map_err(|e| CliError::new(format!("--resume: {}: {e}", path.display())))?;
+    let mut kept = format!("{METRICS_HEADER}\n");
+    for line in text.lines().skip(1) {
+        match line.split(',').next().and_then(|e| e.parse::<usize>().ok()) {
+            Some(e) if e <= epoch && line.split(',').count() == METRICS_HEADER.split(',').count() => {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+            _ => break,
+        }
+    }
+    super::write_atomic(&path, kept.as_bytes())
+}
+
+/// `argv` with its `--epochs` value replaced by (or extended with) `epochs`.
+fn with_epochs(argv: &[String], epochs: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(argv.len() + 2);
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        if a == "--epochs" {
+            it.next();
+        } else if !a.starts_with("--epochs=") {
+            out.push(a.clone());
+        }
+    }
+    out.extend(["--epochs".to_string(), epochs.to_string()]);
+    out
+}
+
+/// Runs `llv train`.
+pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
+    let out = args.out.clone();
+    let mut start_epoch = 1;
+    if args.resume {
+        let cfg_path = out.join("config.json");
+        let text = fs::read_to_string(&cfg_path).map_err(|e| CliError::new(format!("--resume: {}: {e}", cfg_path.display())))?;
+        let cfg: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| CliError::new(format!("--resume: {}: {e}", cfg_path.display())))?;
+        let argv: Vec<String> = cfg["argv"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+        let saved = <crate::Cli as clap::Parser>::try_parse_from(&argv)
+            .map_err(|e| CliError::new(format!("--resume: {}: {e}", cfg_path.display())))?;
+        let crate::Command::Train(saved) = saved.command else {
+            return Err(CliError::new(format!("--resume: {} is not a training config", cfg_path.display())));
+        };
+        if let Some(e) = args.epochs.filter(|&e| Some(e) != saved.epochs) {
+            // Extending the run: record the new length so later resumes see it.
+            let mut cfg = cfg.clone();
+            cfg["argv"] = json!(with_epochs(&argv, e));
+            cfg["epochs"] = json!(e);
+            super::write_atomic(&cfg_path, serde_json::to_string_pretty(&cfg).expect("json").as_bytes())?;
+        }
+        args = TrainArgs { resume: true, quiet: args.quiet, out: out.clone(), epochs: args.epochs.or(saved.epochs), ..saved };
+    } else {
+        out_dir::prepare(&out, args.force)?;
+    }
+    let epochs = args.epochs.unwrap_or(10);
+    if epochs == 0 || args.batch_size == 0 || args.checkpoint_every == 0 {
+        return Err(CliError::new("--epochs, --batch-size and --checkpoint-every must be at least 1"));
+    }
+    let (mut data, cfg) = load_classification(&args.data)?;
+    check_model_fits(&args.model, &data, &args.data)?;
+    match args.limit {
+        Some(0) => return Err(CliError::new("--limit must be at least 1")),
+        Some(n) => data.train = data.train.first(n),
+        None => {}
+    }
+    let mut model = zoo::build(&args.model, &cfg, args.seed).map_err(|e| CliError::new(format!("--model: {e}")))?;
+    let (mut opt, schedule) = build_optimizer(&args)?;
+    fs::create_dir_all(out.join("checkpoints")).map_err(|e| CliError::new(format!("{}: {e}", out.display())))?;
+
+    if args.resume {
+        let done = load_resume(&out, &mut *model, opt.as_mut())?;
+        truncate_metrics(&out, done)?;
+        start_epoch = done + 1;
+        if start_epoch > epochs {
+            eprintln!("{}: all {epochs} epochs are done; nothing to resume (pass a larger --epochs to extend the run)", out.display());
+            return Ok(());
+        }
+        eprintln!("resuming {} at epoch {start_epoch} of {epochs}", out.display());
+    } else {
+        let argv: Vec<String> = std::env::args().collect();
+        let config = json!({
+            "llv_version": env!("CARGO_PKG_VERSION"),
+            "argv": argv,
+            "model": args.model, "data": args.data, "optimizer": format!("{:?}", args.optimizer).to_lowercase(),
+            "epochs": epochs, "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit,
+            "learning_rate": opt.learning_rate(), "schedule": format!("{schedule:?}"),
+            "model_config": {"in_channels": cfg.in_channels, "image_size": cfg.image_size, "num_classes": cfg.num_classes},
+            "parameters": model.num_parameters(),
+        });
+        let text = serde_json::to_string_pretty(&config).expect("json");
+        super::write_atomic(&out.join("config.json"), text.as_bytes())?;
+        super::write_atomic(&out.join("metrics.csv"), format!("{METRICS_HEADER}\n").as_bytes())?;
+        checkpoint::save(&mut *model, checkpoint_path(&out, 0)).map_err(|e| CliError::new(e.to_string()))?;
+    }
+
+    let train_cfg = TrainConfig { epochs, batch_size: args.batch_size, seed: args.seed, eval_batch_size: 500, start_epoch };
+    let per_epoch = data.train.len().div_ceil(args.batch_size);
+    let bar = (!args.quiet).then(|| {
+        let bar = indicatif::ProgressBar::new((per_epoch * epochs) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} batches, {per_sec}, ETA {eta}")
+                .expect("template")
+                .progress_chars("=> "),
+        );
+        bar.set_position((per_epoch * (start_epoch - 1)) as u64);
+        bar
+    });
+    let mut rec = Recorder { out: out.clone(), every: args.checkpoint_every, epochs, bar, step_loss: 0.0 };
+    let result = optim::train(&mut *model, &data.train, &data.test, opt.as_mut(), &schedule, &train_cfg, &mut rec);
+    if let Some(bar) = &rec.bar {
+        bar.finish_and_clear();
+    }
+    let history = result.map_err(|e| CliError::new(e.to_string()))?;
+    checkpoint::save(&mut *model, out.join("final.safetensors")).map_err(|e| CliError::new(e.to_string()))?;
+    if let Some(last) = history.last() {
+        println!("final test accuracy {:.2}% (loss {:.4}) after {} epochs", 100.0 * last.test_accuracy, last.test_loss, last.epoch);
+    }
+    println!("wrote {}", out.display());
+    Ok(())
+}
