@@ -15,5 +15,5 @@ pub mod trajectory;
 pub use direction::{DirType, Direction, DirectionOptions, Ignore, Norm};
 pub use error::{LandscapeError, Result};
 pub use results::{merge, Results, ResultsWriter};
-pub use surface::{compute, evaluate, EvalSet, Range, Shard, SurfaceJob};
+pub use surface::{compute, EvalSet, Range, Shard, SurfaceJob};
 pub use trajectory::{pca_plane, random_walk_baseline, PcaPlane};

@@ -3,9 +3,9 @@
 //! parallel, each point handed to a sink (the results file) as it finishes.
 
 use crate::direction::{point, Direction};
-use crate::error::{LandscapeError, Result};
+use crate::error::Result;
 use autodiff::Tensor;
-use datasets::{ClassificationSet, DataLoader};
+use datasets::ClassificationSet;
 use nn::{Module, Named};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
@@ -146,22 +146,6 @@ pub fn load_state(model: &mut dyn Module, state: &[Tensor]) {
     });
 }
 
-/// Mean cross-entropy and top-1 accuracy of `model` on `set` in eval mode,
-/// without a graph.
-pub fn evaluate(model: &mut dyn Module, set: &ClassificationSet, batch_size: usize) -> Result<(f64, f64)> {
-    let _g = autodiff::no_grad();
-    model.set_training(false);
-    let loader = DataLoader::new(set, batch_size).map_err(|e| LandscapeError::Invalid(e.to_string()))?;
-    let (mut loss, mut correct) = (0.0f64, 0usize);
-    for b in loader.epoch(0) {
-        let logits = model.forward(&Tensor::from_vec(b.inputs, &b.shape));
-        loss += logits.cross_entropy_per_example(&b.targets).data().iter().map(|&v| v as f64).sum::<f64>();
-        correct += logits.argmax(1).iter().zip(&b.targets).filter(|(p, t)| p == t).count();
-    }
-    let n = set.len().max(1) as f64;
-    Ok((loss / n, correct as f64 / n))
-}
-
 /// Evaluates the pending points of `job` in parallel (one model per worker,
 /// made by `factory`), calling `sink(i, x, y, values)` as each finishes.
 /// Values follow [`SurfaceJob::metric_names`]. Each point's values do not
@@ -182,9 +166,9 @@ pub fn compute(
         load_state(model.as_mut(), &point(job.center, &dirs));
         let mut values = Vec::with_capacity(2 * job.sets.len());
         for s in &job.sets {
-            let (l, a) = evaluate(model.as_mut(), s.set, job.batch_size)?;
-            values.push(l);
-            values.push(a);
+            let r = nn::evaluate(model.as_mut(), s.set, job.batch_size.max(1));
+            values.push(r.loss);
+            values.push(r.accuracy);
         }
         sink(i, x, y, &values)
     })

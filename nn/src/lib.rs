@@ -34,4 +34,5 @@ pub mod module;
 pub mod zoo;
 
 pub use error::NnError;
+pub use eval::{evaluate, EvalResult};
 pub use module::{Kind, Module, ModuleExt, Named};

@@ -21,4 +21,4 @@ pub use pal::{Pal, PalConfig, PalMeasurement};
 pub use sam::{Sam, SamConfig};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdConfig};
-pub use train::{evaluate, train, BatchObjective, EpochMetrics, NoHooks, TrainConfig, TrainError, TrainHooks};
+pub use train::{train, BatchObjective, EpochMetrics, NoHooks, TrainConfig, TrainError, TrainHooks};

@@ -190,23 +190,6 @@ impl Objective for BatchObjective<'_, '_> {
     }
 }
 
-/// Mean cross-entropy and top-1 accuracy of `model` on `set`, in eval mode
-/// with no graph. Leaves the model in eval mode (training switches it back
-/// before each pass).
-pub fn evaluate(model: &mut dyn Module, set: &ClassificationSet, batch_size: usize) -> Result<(f64, f64), datasets::DataError> {
-    let _g = autodiff::no_grad();
-    model.set_training(false);
-    let loader = DataLoader::new(set, batch_size)?;
-    let (mut loss, mut correct) = (0.0f64, 0usize);
-    for b in loader.epoch(0) {
-        let logits = model.forward(&batch_tensor(&b));
-        loss += logits.cross_entropy_per_example(&b.targets).data().iter().map(|&v| v as f64).sum::<f64>();
-        correct += logits.argmax(1).iter().zip(&b.targets).filter(|(p, t)| p == t).count();
-    }
-    let n = set.len().max(1) as f64;
-    Ok((loss / n, correct as f64 / n))
-}
-
 /// Trains `model` on `train` with `opt`, evaluating on `test` after each
 /// epoch. The learning rate at global batch `k` of `K` is
 /// `base · schedule.factor(k, K)`, where `base` is the optimizer's rate on
@@ -246,7 +229,8 @@ pub fn train(
         let (train_loss, train_acc) = (obj.loss_sum / obj.seen.max(1) as f64, obj.correct as f64 / obj.seen.max(1) as f64);
         drop(obj);
         model.set_parameters(&params);
-        let (test_loss, test_accuracy) = evaluate(model, test, cfg.eval_batch_size).map_err(TrainError::Data)?;
+        let eval = nn::evaluate(model, test, cfg.eval_batch_size.max(1));
+        let (test_loss, test_accuracy) = (eval.loss, eval.accuracy);
         let m = EpochMetrics {
             epoch,
             train_loss,
