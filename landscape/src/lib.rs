@@ -5,6 +5,7 @@
 //! Hessian spectra and sharpness metrics, and the PNG renderer.
 pub mod direction;
 pub mod error;
+pub mod export;
 pub mod hessian;
 pub mod linalg;
 pub mod render;

@@ -46,13 +46,11 @@ impl Results {
             complete += pos as u64 + 1;
             rest = &rest[pos + 1..];
         }
-        if !rest.is_empty() {
-            if !allow_partial_tail {
-                return Err(LandscapeError::format(
-                    path,
-                    format!("line {} is truncated (the run was interrupted); continue it with --resume", lines.len() + 1),
-                ));
-            }
+        if !rest.is_empty() && !allow_partial_tail {
+            return Err(LandscapeError::format(
+                path,
+                format!("line {} is truncated (the run was interrupted); continue it with --resume", lines.len() + 1),
+            ));
         }
         let header = lines.first().ok_or_else(|| LandscapeError::format(path, "empty file: no plan header"))?;
         let header: Value =

@@ -146,16 +146,14 @@ pub fn load_state(model: &mut dyn Module, state: &[Tensor]) {
     });
 }
 
+/// Receives each finished point: `(index, x, y, values)`.
+pub type PointSink<'a> = dyn Fn(usize, f64, f64, &[f64]) -> Result<()> + Sync + 'a;
+
 /// Evaluates the pending points of `job` in parallel (one model per worker,
 /// made by `factory`), calling `sink(i, x, y, values)` as each finishes.
 /// Values follow [`SurfaceJob::metric_names`]. Each point's values do not
 /// depend on the thread count or on the order points finish in.
-pub fn compute(
-    job: &SurfaceJob,
-    factory: &(dyn Fn() -> Box<dyn Module> + Sync),
-    done: &BTreeSet<usize>,
-    sink: &(dyn Fn(usize, f64, f64, &[f64]) -> Result<()> + Sync),
-) -> Result<()> {
+pub fn compute(job: &SurfaceJob, factory: &(dyn Fn() -> Box<dyn Module> + Sync), done: &BTreeSet<usize>, sink: &PointSink) -> Result<()> {
     let pending = job.pending(done);
     pending.par_iter().try_for_each_init(factory, |model, &i| {
         let (x, y) = job.coords(i);
