@@ -37,6 +37,22 @@ enum Command {
     ///
     /// Example: `llv train --model lenet --data mnist --optimizer sgd --epochs 10 --out runs/lenet-sgd`
     Train(commands::train::TrainArgs),
+    /// Loss and accuracy along the line between two checkpoints (Goodfellow et al.).
+    ///
+    /// Example: `llv interpolate --model lenet --from init.safetensors --to final.safetensors --out line`
+    Interpolate(commands::surface::InterpolateArgs),
+    /// Loss and accuracy on a 1-D or 2-D filter-normalized random slice around a checkpoint (Li et al.).
+    ///
+    /// Example: `llv surface --model lenet --weights final.safetensors --x -1:1:41 --y -1:1:41 --out surf`
+    Surface(commands::surface::SurfaceArgs),
+    /// Join the shards of a surface computed with --shard.
+    ///
+    /// Example: `llv merge part1 part2 --out whole`
+    Merge(commands::plot::MergeArgs),
+    /// Draw a figure from a results file.
+    ///
+    /// Example: `llv plot surf/surface.jsonl --kind surface3d --out surf.png`
+    Plot(commands::plot::PlotArgs),
 }
 
 fn info() {
@@ -61,6 +77,10 @@ fn main() {
         Command::Models(a) => commands::models::run(a),
         Command::Data(a) => commands::data::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Interpolate(a) => commands::surface::run_interpolate(a),
+        Command::Surface(a) => commands::surface::run_surface(a),
+        Command::Merge(a) => commands::plot::run_merge(a),
+        Command::Plot(a) => commands::plot::run_plot(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

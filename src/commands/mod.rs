@@ -3,7 +3,10 @@
 
 pub mod data;
 pub mod eval;
+pub mod figures;
 pub mod models;
+pub mod plot;
+pub mod surface;
 pub mod train;
 
 use datasets::{ClassificationData, DataSpec};

