@@ -209,6 +209,9 @@ pub fn draw(
     if kind != Kind::Line && !two_d {
         return Err(CliError::new(format!("--kind {kind:?}: this results file is 1-D; use --kind line")));
     }
+    if kind == Kind::Line && two_d {
+        return Err(CliError::new("--kind line: this results file is 2-D; use contour, filled, heatmap or surface3d"));
+    }
     let img = match kind {
         Kind::Line => {
             let (x, _) = grid_axes(r)?;

@@ -1,0 +1,243 @@
+//! End-to-end: interpolate, surface, merge and plot on the embedded MNIST
+//! with a briefly trained LeNet (small subsets so CI stays fast).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn llv(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_llv")).args(args).output().expect("run llv")
+}
+
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "llv failed: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn err(o: &Output) -> String {
+    assert!(!o.status.success(), "expected a failure");
+    let e = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!e.contains("panicked"), "panic instead of an error: {e}");
+    e
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("llv-cli-landscape-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// One short training run shared by the tests: (initial, final) weights.
+fn run() -> &'static (PathBuf, PathBuf) {
+    static RUN: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let out = tmp("run");
+        ok(llv(&["train", "--model", "lenet", "--limit", "512", "--epochs", "1", "--quiet", "--out", s(&out)]));
+        (out.join("checkpoints/epoch-000.safetensors"), out.join("final.safetensors"))
+    })
+}
+
+fn eval_json(weights: &Path) -> Value {
+    let o = ok(llv(&["eval", "--model", "lenet", "--weights", s(weights), "--data", "mnist", "--limit", "200", "--json"]));
+    serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap()
+}
+
+fn results(path: &Path) -> Vec<(usize, Vec<f64>)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut pts: Vec<(usize, Vec<f64>)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["i"].as_u64().unwrap() as usize, v["values"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        })
+        .collect();
+    pts.sort_by_key(|p| p.0);
+    pts
+}
+
+/// α = 0 and α = 1 of the interpolation equal `llv eval` of the two checkpoints.
+#[test]
+fn interpolation_ends_equal_eval() {
+    let (init, fin) = run();
+    let out = tmp("interp");
+    ok(llv(&[
+        "interpolate",
+        "--model",
+        "lenet",
+        "--from",
+        s(init),
+        "--to",
+        s(fin),
+        "--limit",
+        "200",
+        "--range",
+        "0:1:3",
+        "--out",
+        s(&out),
+    ]));
+    let csv = std::fs::read_to_string(out.join("interpolation.csv")).unwrap();
+    assert!(csv.starts_with("alpha,test_loss,test_accuracy\n"), "{csv}");
+    let rows: Vec<Vec<f64>> = csv.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+    for (row, w) in [(&rows[0], init), (&rows[2], fin)] {
+        let e = eval_json(w);
+        assert!((row[1] - e["loss"].as_f64().unwrap()).abs() <= 1e-6 * row[1].abs(), "loss {row:?} vs {e}");
+        assert_eq!(row[2], e["accuracy"].as_f64().unwrap());
+    }
+    assert!(out.join("line.png").exists() && out.join("test_loss.npy").exists());
+}
+
+fn surface(out: &Path, extra: &[&str]) -> Output {
+    let (_, fin) = run();
+    let mut args =
+        vec!["surface", "--model", "lenet", "--weights", s(fin), "--limit", "100", "--x", "-1:1:5", "--y", "-1:1:3", "--out", s(out)];
+    args.extend_from_slice(extra);
+    llv(&args)
+}
+
+/// A 2-D surface writes its figures and exports; resuming after a kill in
+/// the middle gives bit-identical results; shards merge to the same grid;
+/// one and two threads agree.
+#[test]
+fn surface_resume_shards_and_threads() {
+    let full = tmp("full");
+    ok(surface(&full, &[]));
+    for f in [
+        "contour.png",
+        "filled.png",
+        "heatmap.png",
+        "surface3d.png",
+        "surface.csv",
+        "test_loss.npy",
+        "surface.vtk",
+        "directions.safetensors",
+    ] {
+        assert!(full.join(f).exists(), "{f} missing");
+    }
+    let whole = results(&full.join("surface.jsonl"));
+    assert_eq!(whole.len(), 15);
+
+    // Kill simulation: keep the header and 6 points, plus half a line.
+    let cut = tmp("cut");
+    ok(surface(&cut, &[]));
+    let text = std::fs::read_to_string(cut.join("surface.jsonl")).unwrap();
+    let mut kept: String = text.lines().take(7).map(|l| format!("{l}\n")).collect();
+    kept.push_str("{\"i\":13,\"x\":0.");
+    std::fs::write(cut.join("surface.jsonl"), kept).unwrap();
+    let e = err(&llv(&["plot", s(&cut.join("surface.jsonl")), "--kind", "contour", "--out", s(&cut.join("c.png"))]));
+    assert!(e.contains("truncated") && e.contains("--resume"), "{e}");
+    ok(surface(&cut, &["--resume"]));
+    assert_eq!(results(&cut.join("surface.jsonl")), whole, "resumed surface differs");
+
+    // Shards.
+    let (p1, p2, merged) = (tmp("p1"), tmp("p2"), tmp("merged"));
+    ok(surface(&p1, &["--shard", "1/2", "--directions", s(&full.join("directions.safetensors"))]));
+    ok(surface(&p2, &["--shard", "2/2", "--directions", s(&full.join("directions.safetensors"))]));
+    ok(llv(&["merge", s(&p1), s(&p2), "--out", s(&merged)]));
+    assert_eq!(results(&merged.join("surface.jsonl")), whole, "merged shards differ from the whole");
+    // A shard of another plan is refused.
+    let other = tmp("other");
+    ok(surface(&other, &["--shard", "2/2", "--seed", "5"]));
+    let e = err(&llv(&["merge", s(&p1), s(&other), "--out", s(&tmp("bad-merge"))]));
+    assert!(e.contains("plans differ"), "{e}");
+
+    // Thread count.
+    let one = tmp("one");
+    let o = Command::new(env!("CARGO_BIN_EXE_llv"))
+        .env("RAYON_NUM_THREADS", "1")
+        .args([
+            "surface",
+            "--model",
+            "lenet",
+            "--weights",
+            s(&run().1),
+            "--limit",
+            "100",
+            "--x",
+            "-1:1:5",
+            "--y",
+            "-1:1:3",
+            "--out",
+            s(&one),
+        ])
+        .output()
+        .unwrap();
+    ok(o);
+    assert_eq!(results(&one.join("surface.jsonl")), whole, "1 thread differs from the default");
+
+    for kind in ["line", "heatmap", "surface3d"] {
+        let png = full.join(format!("plot-{kind}.png"));
+        let o = llv(&["plot", s(&full.join("surface.jsonl")), "--kind", kind, "--out", s(&png)]);
+        if kind == "line" {
+            assert!(err(&o).contains("2-D"));
+        } else {
+            ok(o);
+            assert!(png.exists());
+        }
+    }
+}
+
+/// Broken input gives a clear error and leaves earlier output alone.
+#[test]
+fn broken_input_is_reported() {
+    let (init, fin) = run();
+    // A checkpoint of another model.
+    let mlp = tmp("mlp");
+    ok(llv(&["train", "--model", "mlp", "--limit", "64", "--epochs", "1", "--quiet", "--out", s(&mlp)]));
+    let wrong = mlp.join("final.safetensors");
+    let e = err(&llv(&["surface", "--model", "lenet", "--weights", s(&wrong), "--x", "-1:1:3", "--out", s(&tmp("wrong"))]));
+    assert!(e.contains("--weights") && e.contains("conv1.weight"), "{e}");
+    // Zero-norm direction: interpolating a checkpoint with itself.
+    let e = err(&llv(&["interpolate", "--model", "lenet", "--from", s(fin), "--to", s(fin), "--out", s(&tmp("zero"))]));
+    assert!(e.contains("zero norm"), "{e}");
+    // Empty and inverted ranges.
+    for (range, what) in [("-1:1:0", "empty"), ("1:-1:5", "inverted")] {
+        let e = err(&llv(&["surface", "--model", "lenet", "--weights", s(fin), "--x", range, "--out", s(&tmp("range"))]));
+        assert!(e.contains("--x") && e.contains(what), "{e}");
+    }
+    // An existing --out is refused and kept.
+    let out = tmp("keep");
+    ok(llv(&["interpolate", "--model", "lenet", "--from", s(init), "--to", s(fin), "--limit", "50", "--range", "0:1:2", "--out", s(&out)]));
+    let before = std::fs::read(out.join("surface.jsonl")).unwrap();
+    let e = err(&llv(&[
+        "interpolate",
+        "--model",
+        "lenet",
+        "--from",
+        s(init),
+        "--to",
+        s(fin),
+        "--limit",
+        "50",
+        "--range",
+        "0:1:2",
+        "--out",
+        s(&out),
+    ]));
+    assert!(e.contains("not empty"), "{e}");
+    assert_eq!(std::fs::read(out.join("surface.jsonl")).unwrap(), before);
+    // Resuming with a different plan is refused.
+    let e = err(&llv(&[
+        "interpolate",
+        "--model",
+        "lenet",
+        "--from",
+        s(init),
+        "--to",
+        s(fin),
+        "--limit",
+        "60",
+        "--range",
+        "0:1:2",
+        "--resume",
+        "--out",
+        s(&out),
+    ]));
+    assert!(e.contains("plans differ") && e.contains("limit"), "{e}");
+    assert_eq!(std::fs::read(out.join("surface.jsonl")).unwrap(), before);
+}
