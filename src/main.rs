@@ -45,6 +45,10 @@ enum Command {
     ///
     /// Example: `llv surface --model lenet --weights final.safetensors --x -1:1:41 --y -1:1:41 --out surf`
     Surface(commands::surface::SurfaceArgs),
+    /// The training path on the PCA plane of its checkpoints, over that plane's loss surface.
+    ///
+    /// Example: `llv trajectory --model lenet --checkpoints runs/sgd --out runs/sgd/pca`
+    Trajectory(commands::trajectory::TrajectoryArgs),
     /// Join the shards of a surface computed with --shard.
     ///
     /// Example: `llv merge part1 part2 --out whole`
@@ -79,6 +83,7 @@ fn main() {
         Command::Train(a) => commands::train::run(a),
         Command::Interpolate(a) => commands::surface::run_interpolate(a),
         Command::Surface(a) => commands::surface::run_surface(a),
+        Command::Trajectory(a) => commands::trajectory::run(a),
         Command::Merge(a) => commands::plot::run_merge(a),
         Command::Plot(a) => commands::plot::run_plot(a),
     };

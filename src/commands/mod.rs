@@ -8,6 +8,7 @@ pub mod models;
 pub mod plot;
 pub mod surface;
 pub mod train;
+pub mod trajectory;
 
 use datasets::{ClassificationData, DataSpec};
 use nn::zoo::{self, InputKind, ModelConfig};

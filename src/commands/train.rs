@@ -291,7 +291,7 @@ impl TrainHooks for Recorder {
     fn on_epoch(&mut self, model: &mut dyn nn::Module, opt: &dyn Optimizer, m: &EpochMetrics) -> Result<(), String> {
         // Checkpoint first (atomic), optimizer state next, then the metrics row:
         // a kill at any point leaves a consistent last completed epoch.
-        if m.epoch % self.every == 0 || m.epoch == self.epochs {
+        if m.epoch.is_multiple_of(self.every) || m.epoch == self.epochs {
             checkpoint::save(model, checkpoint_path(&self.out, m.epoch)).map_err(|e| e.to_string())?;
         }
         save_resume(&self.out, model, opt, m.epoch)?;
