@@ -17,6 +17,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train small models on the embedded MNIST and draw their loss landscapes (start here).
+    ///
+    /// Example: `llv demo` (writes llv-demo/index.html)
+    Demo(commands::demo::DemoArgs),
     /// Print what this build of llv runs on (threads, SIMD features).
     ///
     /// Example: `llv info`
@@ -70,9 +74,10 @@ fn info() {
     commands::print(&text);
 }
 
-fn main() {
-    let cli = Cli::parse();
-    let result = match cli.command {
+/// Runs one command.
+fn run(command: Command) -> Result<(), commands::CliError> {
+    match command {
+        Command::Demo(a) => commands::demo::run(a),
         Command::Info => {
             info();
             Ok(())
@@ -86,8 +91,12 @@ fn main() {
         Command::Trajectory(a) => commands::trajectory::run(a),
         Command::Merge(a) => commands::plot::run_merge(a),
         Command::Plot(a) => commands::plot::run_plot(a),
-    };
-    if let Err(e) = result {
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli.command) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

@@ -2,6 +2,7 @@
 //! one-line error type and loading classification data for a zoo model.
 
 pub mod data;
+pub mod demo;
 pub mod eval;
 pub mod figures;
 pub mod models;

@@ -1,0 +1,268 @@
+//! `llv demo`: the first thing to run. Trains LeNet on the embedded MNIST
+//! at a small and a large batch size, then draws what the loss landscape
+//! literature draws, with an `index.html` that explains each figure.
+
+use super::{figures, out_dir, CliError};
+use clap::Args;
+use landscape::render::{self, FigureOptions, Grid2, Series};
+use landscape::Results;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Arguments of `llv demo`.
+#[derive(Args, Debug, Clone)]
+#[command(after_help = "Example:
+  llv demo                 # writes llv-demo/ with figures and index.html, a few minutes on 2 cores
+  llv demo --out /tmp/d --force")]
+pub struct DemoArgs {
+    /// Output folder.
+    #[arg(long, default_value = "llv-demo")]
+    pub out: PathBuf,
+    /// Overwrite a non-empty --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Grid points per axis of the 2-D surfaces.
+    #[arg(long, default_value_t = 31)]
+    pub grid: usize,
+    /// Test images each grid point is evaluated on.
+    #[arg(long, default_value_t = 500)]
+    pub limit: usize,
+    /// A fast smoke run (1,024 training images, 2 epochs each, 5×5 grids): checks the pipeline, not the science.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// Runs another llv command in this process, as if typed.
+fn llv(args: &[&str]) -> Result<(), CliError> {
+    let mut argv = vec!["llv"];
+    argv.extend_from_slice(args);
+    let cli = <crate::Cli as clap::Parser>::try_parse_from(&argv).map_err(|e| CliError::new(format!("demo: {e}")))?;
+    crate::run(cli.command)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+fn read(dir: &Path) -> Result<Results, CliError> {
+    Results::read(&dir.join("surface.jsonl"), false).map(|r| r.0).map_err(|e| CliError::new(e.to_string()))
+}
+
+fn save(img: &render::RgbImage, path: &Path) -> Result<(), CliError> {
+    render::save_png(img, path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+}
+
+/// 1-D curves of several results files on one figure, loss left and accuracy right.
+fn curves(runs: &[(&str, &Results)], opts: &FigureOptions) -> Result<render::RgbImage, CliError> {
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for (name, r) in runs {
+        let (x, _) = figures::grid_axes(r)?;
+        let n = x.len();
+        left.push(Series::new(&format!("{name} loss"), x.clone(), r.column("test_loss", n).expect("test_loss")));
+        right.push(Series::new(
+            &format!("{name} accuracy"),
+            x.clone(),
+            r.column("test_accuracy", n).expect("acc").iter().map(|v| 100.0 * v).collect(),
+        ));
+    }
+    Ok(render::line_plot(opts, &left, "test loss", &right, "test accuracy (%)", false))
+}
+
+/// Runs `llv demo`.
+pub fn run(a: DemoArgs) -> Result<(), CliError> {
+    let start = Instant::now();
+    out_dir::prepare(&a.out, a.force)?;
+    let (small, large) = (a.out.join("train-batch64"), a.out.join("train-batch2048"));
+    let (grid_n, limit) = if a.quick { (5, "100".to_string()) } else { (a.grid, a.limit.to_string()) };
+    let grid = format!("-1:1:{grid_n}");
+    let (small_epochs, large_epochs) = if a.quick { ("2", "2") } else { ("8", "40") };
+    let train_limit = if a.quick { "1024" } else { "8000" };
+    // Adam at both batch sizes, as in Keskar et al. (2017); SGD with momentum
+    // does not train LeNet at batch 2048 without further tuning.
+    eprintln!("[1/6] training LeNet at batch 64 (Adam, 8 epochs)");
+    llv(&[
+        "train",
+        "--model",
+        "lenet",
+        "--optimizer",
+        "adam",
+        "--batch-size",
+        "64",
+        "--epochs",
+        small_epochs,
+        "--limit",
+        train_limit,
+        "--seed",
+        "1",
+        "--checkpoint-every",
+        "1",
+        "--out",
+        p(&small),
+    ])?;
+    eprintln!("[2/6] training LeNet at batch 2048 (Adam, lr 5e-3, 40 epochs: 32× fewer steps per epoch)");
+    llv(&[
+        "train",
+        "--model",
+        "lenet",
+        "--optimizer",
+        "adam",
+        "--batch-size",
+        "2048",
+        "--lr",
+        "5e-3",
+        "--epochs",
+        large_epochs,
+        "--limit",
+        train_limit,
+        "--seed",
+        "1",
+        "--checkpoint-every",
+        "5",
+        "--out",
+        p(&large),
+    ])?;
+
+    eprintln!("[3/6] lines: initialization → solution, small-batch → large-batch solution");
+    let line = a.out.join("line-init-to-solution");
+    llv(&[
+        "interpolate",
+        "--model",
+        "lenet",
+        "--from",
+        p(&small.join("checkpoints/epoch-000.safetensors")),
+        "--to",
+        p(&small.join("final.safetensors")),
+        "--range",
+        "-0.25:1.25:31",
+        "--limit",
+        &limit,
+        "--out",
+        p(&line),
+    ])?;
+    let between = a.out.join("line-small-to-large");
+    llv(&[
+        "interpolate",
+        "--model",
+        "lenet",
+        "--from",
+        p(&small.join("final.safetensors")),
+        "--to",
+        p(&large.join("final.safetensors")),
+        "--range",
+        "-0.5:1.5:41",
+        "--limit",
+        &limit,
+        "--out",
+        p(&between),
+    ])?;
+
+    eprintln!("[4/6] 1-D filter-normalized slices around both solutions");
+    let (s1, l1) = (a.out.join("slice1d-batch64"), a.out.join("slice1d-batch2048"));
+    for (dir, run) in [(&s1, &small), (&l1, &large)] {
+        llv(&[
+            "surface",
+            "--model",
+            "lenet",
+            "--weights",
+            p(&run.join("final.safetensors")),
+            "--x",
+            "-1:1:41",
+            "--limit",
+            &limit,
+            "--seed",
+            "7",
+            "--out",
+            p(dir),
+        ])?;
+    }
+    eprintln!("[5/6] 2-D filter-normalized surfaces around both solutions ({grid_n}×{grid_n} points each)");
+    let (s2, l2) = (a.out.join("surface2d-batch64"), a.out.join("surface2d-batch2048"));
+    for (dir, run) in [(&s2, &small), (&l2, &large)] {
+        llv(&[
+            "surface",
+            "--model",
+            "lenet",
+            "--weights",
+            p(&run.join("final.safetensors")),
+            "--x",
+            &grid,
+            "--y",
+            &grid,
+            "--limit",
+            &limit,
+            "--seed",
+            "7",
+            "--out",
+            p(dir),
+        ])?;
+    }
+    eprintln!("[6/6] the training path on its PCA plane");
+    let pca = a.out.join("trajectory-batch64");
+    let pca_grid = if a.quick { "5" } else { "21" };
+    llv(&["trajectory", "--model", "lenet", "--checkpoints", p(&small), "--grid", pca_grid, "--limit", &limit, "--out", p(&pca)])?;
+
+    // Shared-scale comparisons.
+    let figs = a.out.join("figures");
+    std::fs::create_dir_all(&figs).map_err(|e| CliError::new(format!("{}: {e}", figs.display())))?;
+    let (rs1, rl1, rs2, rl2) = (read(&s1)?, read(&l1)?, read(&s2)?, read(&l2)?);
+    let mut opts =
+        FigureOptions::new("LeNet, 1-D filter-normalized slice: batch 64 vs batch 2048", "x (filter-normalized direction)", "test loss");
+    opts.right_range = Some((0.0, 100.0));
+    opts.vlines = vec![(0.0, "solution".into())];
+    save(&curves(&[("batch 64", &rs1), ("batch 2048", &rl1)], &opts)?, &figs.join("slice1d-small-vs-large.png"))?;
+    for (name, src) in [("goodfellow-line.png", &line), ("small-to-large-line.png", &between)] {
+        std::fs::copy(src.join("line.png"), figs.join(name)).map_err(|e| CliError::new(e.to_string()))?;
+    }
+    let (gs, gl) = (figures::grid(&rs2, "test_loss")?, figures::grid(&rl2, "test_loss")?);
+    let lo = gs.z.iter().chain(&gl.z).copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
+    let hi = gs.z.iter().chain(&gl.z).copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+    let levels = log_levels(lo, hi);
+    let panel = |title: &str| FigureOptions::new(title, "x", "y").with_z_label("test loss").with_size(640, 560);
+    let pair = |f: &dyn Fn(&FigureOptions, &Grid2) -> render::RgbImage, title: &str, file: &str| -> Result<(), CliError> {
+        let img = render::side_by_side(&[f(&panel("batch 64"), &gs), f(&panel("batch 2048"), &gl)], title);
+        save(&img, &figs.join(file))
+    };
+    pair(
+        &|o, g| render::contour_plot(o, g, Some(&levels), true, None),
+        "LeNet test loss around the solution: contours (shared levels)",
+        "contour-small-vs-large.png",
+    )?;
+    pair(
+        &|o, g| render::filled_contour_plot(o, g, Some(&levels), Some((lo, hi))),
+        "LeNet test loss: filled contours (shared scale)",
+        "filled-small-vs-large.png",
+    )?;
+    pair(
+        &|o, g| render::surface3d(o, g, 30.0, -60.0, Some((lo, hi))),
+        "LeNet test loss: 3-D surfaces (shared scale)",
+        "surface3d-small-vs-large.png",
+    )?;
+    std::fs::copy(pca.join("trajectory.png"), figs.join("trajectory.png")).map_err(|e| CliError::new(e.to_string()))?;
+
+    let pages = [
+        ("goodfellow-line.png", "The loss along the straight line from the initial weights (α = 0) to the trained ones (α = 1), as in Goodfellow et al. (2015): it falls smoothly, with no barrier on the way."),
+        ("small-to-large-line.png", "The line from the batch-64 solution (α = 0) to the batch-2048 solution (α = 1): whether a barrier separates the two minima, and which one is wider."),
+        ("slice1d-small-vs-large.png", "The same random filter-normalized direction (Li et al. 2018) through both solutions, on one scale: the flatter curve is the wider minimum."),
+        ("contour-small-vs-large.png", "2-D filter-normalized slices around both solutions with the same contour levels: compare the area inside each level."),
+        ("filled-small-vs-large.png", "The same slices as filled contours on one color scale."),
+        ("surface3d-small-vs-large.png", "The same slices as shaded 3-D surfaces on one height and color scale."),
+        ("trajectory.png", "The batch-64 training path projected on the top two principal components of its checkpoints, over the loss on that plane; the axis labels give the variance each component explains."),
+    ];
+    let mut html = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>llv demo</title><style>body{font-family:sans-serif;max-width:900px;margin:auto}img{max-width:100%;border:1px solid #ddd}</style></head><body><h1>llv demo: LeNet on MNIST, batch 64 vs batch 2048</h1>\n");
+    for (file, text) in pages {
+        html.push_str(&format!("<h2>{file}</h2><p>{text}</p><img src=\"figures/{file}\">\n"));
+    }
+    html.push_str("<p>Every folder next to this page holds the data behind its figure (surface.jsonl, CSV, NPY, VTK) and the training runs' metrics and checkpoints.</p></body></html>\n");
+    super::write_atomic(&a.out.join("index.html"), html.as_bytes())?;
+    println!("demo finished in {:.0} s: open {}", start.elapsed().as_secs_f64(), a.out.join("index.html").display());
+    Ok(())
+}
+
+/// Contour levels spaced evenly in log scale between `lo` and `hi` (loss
+/// surfaces span decades; even spacing would crowd the rim).
+fn log_levels(lo: f64, hi: f64) -> Vec<f64> {
+    let lo = lo.max(1e-6);
+    let hi = hi.max(lo * 1.0001);
+    let n = 12;
+    (1..n).map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / n as f64).exp()).collect()
+}
