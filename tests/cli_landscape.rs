@@ -241,3 +241,54 @@ fn broken_input_is_reported() {
     assert!(e.contains("plans differ") && e.contains("limit"), "{e}");
     assert_eq!(std::fs::read(out.join("surface.jsonl")).unwrap(), before);
 }
+
+/// `--through B` makes the line from the center to B (x = 1 is B), and
+/// `--repeats` draws several directions with a band.
+#[test]
+fn through_checkpoints_and_repeats() {
+    let (init, fin) = run();
+    let out = tmp("through");
+    ok(llv(&[
+        "surface",
+        "--model",
+        "lenet",
+        "--weights",
+        s(init),
+        "--through",
+        s(fin),
+        "--x",
+        "0:1:2",
+        "--limit",
+        "200",
+        "--out",
+        s(&out),
+    ]));
+    let pts = results(&out.join("surface.jsonl"));
+    for (k, w) in [(0, init), (1, fin)] {
+        let e = eval_json(w);
+        assert!((pts[k].1[0] - e["loss"].as_f64().unwrap()).abs() <= 1e-6 * pts[k].1[0].abs(), "{:?} vs {e}", pts[k]);
+    }
+    let e = err(&llv(&[
+        "surface",
+        "--model",
+        "lenet",
+        "--weights",
+        s(init),
+        "--through",
+        s(fin),
+        "--y",
+        "0:1:2",
+        "--out",
+        s(&tmp("through2")),
+    ]));
+    assert!(e.contains("--through"), "{e}");
+
+    let rep = tmp("repeats");
+    ok(llv(&["surface", "--model", "lenet", "--weights", s(fin), "--x", "-1:1:3", "--limit", "50", "--repeats", "3", "--out", s(&rep)]));
+    let csv = std::fs::read_to_string(rep.join("repeats.csv")).unwrap();
+    assert!(csv.starts_with("x,test_loss_mean,test_loss_std,test_loss_min,test_loss_max"), "{csv}");
+    assert_eq!(csv.lines().count(), 4);
+    assert!(rep.join("line-repeats.png").exists() && rep.join("repeat-02/surface.jsonl").exists());
+    let e = err(&llv(&["surface", "--model", "lenet", "--weights", s(fin), "--y", "-1:1:3", "--repeats", "2", "--out", s(&tmp("rep2"))]));
+    assert!(e.contains("--repeats"), "{e}");
+}

@@ -64,6 +64,13 @@ pub struct SurfaceArgs {
     /// Make the y direction orthogonal to the x direction.
     #[arg(long)]
     pub orthogonal: bool,
+    /// Directions from checkpoints instead of random draws: x = B − center (and y = C − center) for `--through B[,C]`,
+    /// unnormalized, so x = 1 is model B (the plane through three models).
+    #[arg(long, value_delimiter = ',', num_args = 1..=2)]
+    pub through: Vec<PathBuf>,
+    /// 1-D only: repeat with R random directions (seeds seed, seed+2, ...) and draw their mean and spread as a band.
+    #[arg(long, default_value_t = 1)]
+    pub repeats: usize,
     /// Seed of the random directions.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -233,20 +240,37 @@ pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
     }
     let setup = Setup::new(&a.eval)?;
     let center = setup.load_state(&a.weights, "--weights")?;
+    if a.repeats == 0 {
+        return Err(CliError::new("--repeats must be at least 1"));
+    }
+    if a.repeats > 1 && (y.is_some() || !a.through.is_empty() || a.directions.is_some() || shard.is_some()) {
+        return Err(CliError::new(
+            "--repeats draws several random 1-D directions: it cannot be combined with --y, --through, --directions or --shard",
+        ));
+    }
+    if a.through.len() == 2 && y.is_none() {
+        return Err(CliError::new("--through B,C spans a plane: give --y too (or --through B alone for a line)"));
+    }
+    if a.through.len() == 1 && y.is_some() {
+        return Err(CliError::new("--through B gives one direction: add a third model (--through B,C) for a plane, or drop --y"));
+    }
+    if a.repeats > 1 {
+        return run_repeats(&a, &setup, &center, x, opts, size);
+    }
     let dirs_path = a.out.join("directions.safetensors");
-    let (dx, dy) = match &a.directions {
-        Some(p) => figures::load_directions(p, &center, y.is_some())?,
-        None if a.resume && dirs_path.exists() => figures::load_directions(&dirs_path, &center, y.is_some())?,
-        None => {
-            let dx = Direction::random(&center, opts, a.seed).map_err(|e| CliError::new(e.to_string()))?;
-            let mut dy = y
-                .map(|_| Direction::random(&center, opts, a.seed.wrapping_add(1)))
-                .transpose()
-                .map_err(|e| CliError::new(e.to_string()))?;
-            if let (Some(d), true) = (&mut dy, a.orthogonal) {
-                d.orthogonalize_against(&dx).map_err(|e| CliError::new(e.to_string()))?;
-            }
-            (dx, dy)
+    let (dx, dy) = if !a.through.is_empty() {
+        let other = |i: usize, what: &str| -> Result<Direction, CliError> {
+            let s = setup.load_state(&a.through[i], "--through")?;
+            Direction::between(&center, &s).map_err(|e| CliError::new(format!("--through {}: {e} ({what})", a.through[i].display())))
+        };
+        let dx = other(0, "x direction")?;
+        let dy = if a.through.len() == 2 { Some(other(1, "y direction")?) } else { None };
+        (dx, dy)
+    } else {
+        match &a.directions {
+            Some(p) => figures::load_directions(p, &center, y.is_some())?,
+            None if a.resume && dirs_path.exists() => figures::load_directions(&dirs_path, &center, y.is_some())?,
+            None => random_directions(&center, opts, a.seed, y.is_some(), a.orthogonal)?,
         }
     };
     dx.check_nonzero("the x direction").map_err(|e| CliError::new(e.to_string()))?;
@@ -258,16 +282,130 @@ pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
     }
     let job =
         SurfaceJob { center: &center, x_dir: &dx, y_dir: dy.as_ref(), x, y, sets: setup.eval_sets(), batch_size: a.eval.batch_size, shard };
+    let norm = if a.through.is_empty() { a.norm.clone() } else { "through".to_string() };
     let plan = json!({
         "kind": if y.is_some() { "surface2d" } else { "surface1d" },
         "model": a.eval.model, "data": a.eval.data, "split": a.eval.split, "limit": a.eval.limit,
         "center": figures::fingerprint(&center), "directions": figures::direction_fingerprint(&dx, dy.as_ref()),
-        "x": a.x, "y": a.y, "norm": a.norm, "ignore": a.ignore, "dir_type": a.dir_type,
+        "x": a.x, "y": a.y, "norm": norm, "ignore": a.ignore, "dir_type": a.dir_type,
         "shard": a.shard,
     });
     let results = run_job(&job, &setup, plan, &a.out, a.resume, false)?;
     let written = if shard.is_some() { Vec::new() } else { figures::default_figures(&results, &a.out, size)? };
     println!("wrote {} ({} points){}", a.out.join("surface.jsonl").display(), results.points.len(), figures::list(&written));
+    Ok(())
+}
+
+/// Random directions for a surface: x from `seed`, y from `seed + 1`.
+fn random_directions(
+    center: &[Named],
+    opts: DirectionOptions,
+    seed: u64,
+    two_d: bool,
+    orthogonal: bool,
+) -> Result<(Direction, Option<Direction>), CliError> {
+    let err = |e: landscape::LandscapeError| CliError::new(e.to_string());
+    let dx = Direction::random(center, opts, seed).map_err(err)?;
+    let mut dy = if two_d { Some(Direction::random(center, opts, seed.wrapping_add(1)).map_err(err)?) } else { None };
+    if let (Some(d), true) = (&mut dy, orthogonal) {
+        d.orthogonalize_against(&dx).map_err(err)?;
+    }
+    Ok((dx, dy))
+}
+
+/// `--repeats R`: R 1-D slices along random directions (each in
+/// `repeat-NN/`, resumable), then their mean and min–max band per metric
+/// (`repeats.csv`, `line-repeats.png`).
+fn run_repeats(
+    a: &SurfaceArgs,
+    setup: &Setup,
+    center: &[Named],
+    x: Range,
+    opts: DirectionOptions,
+    size: (u32, u32),
+) -> Result<(), CliError> {
+    use landscape::render::{self, FigureOptions, Series};
+    let mut all = Vec::new();
+    for k in 0..a.repeats {
+        let out = a.out.join(format!("repeat-{k:02}"));
+        std::fs::create_dir_all(&out).map_err(|e| CliError::new(format!("{}: {e}", out.display())))?;
+        let seed = a.seed.wrapping_add(2 * k as u64);
+        let dirs_path = out.join("directions.safetensors");
+        let (dx, _) = if dirs_path.exists() {
+            figures::load_directions(&dirs_path, center, false)?
+        } else {
+            random_directions(center, opts, seed, false, false)?
+        };
+        if !dirs_path.exists() {
+            figures::save_directions(&dirs_path, &dx, None)?;
+        }
+        let job =
+            SurfaceJob { center, x_dir: &dx, y_dir: None, x, y: None, sets: setup.eval_sets(), batch_size: a.eval.batch_size, shard: None };
+        let plan = json!({
+            "kind": "surface1d", "model": a.eval.model, "data": a.eval.data, "split": a.eval.split, "limit": a.eval.limit,
+            "center": figures::fingerprint(center), "directions": figures::direction_fingerprint(&dx, None),
+            "x": a.x, "y": null, "norm": a.norm, "ignore": a.ignore, "dir_type": a.dir_type, "seed": seed, "shard": null,
+        });
+        eprintln!("direction {} of {}", k + 1, a.repeats);
+        all.push(run_job(&job, setup, plan, &out, a.resume, false)?);
+    }
+    let xs = x.values();
+    let n = xs.len();
+    let metrics = all[0].metrics.clone();
+    let mut csv = String::from("x");
+    for m in &metrics {
+        csv.push_str(&format!(",{m}_mean,{m}_std,{m}_min,{m}_max"));
+    }
+    csv.push('\n');
+    let stats: Vec<Vec<(f64, f64, f64, f64)>> = metrics
+        .iter()
+        .map(|m| {
+            let cols: Vec<Vec<f64>> = all.iter().map(|r| r.column(m, n).expect("same metrics")).collect();
+            (0..n)
+                .map(|i| {
+                    let v: Vec<f64> = cols.iter().map(|c| c[i]).collect();
+                    let mean = v.iter().sum::<f64>() / v.len() as f64;
+                    let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0).max(1.0)).sqrt();
+                    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+                    (mean, std, lo, hi)
+                })
+                .collect()
+        })
+        .collect();
+    for (i, xv) in xs.iter().enumerate() {
+        csv.push_str(&xv.to_string());
+        for st in &stats {
+            let (m, s, lo, hi) = st[i];
+            csv.push_str(&format!(",{m},{s},{lo},{hi}"));
+        }
+        csv.push('\n');
+    }
+    let csv_path = a.out.join("repeats.csv");
+    super::write_atomic(&csv_path, csv.as_bytes())?;
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for (m, st) in metrics.iter().zip(&stats) {
+        let scale = if m.ends_with("_accuracy") { 100.0 } else { 1.0 };
+        let mut s =
+            Series::new(&format!("{} (mean of {})", m.replace('_', " "), a.repeats), xs.clone(), st.iter().map(|t| scale * t.0).collect());
+        s.band = Some((st.iter().map(|t| scale * t.2).collect(), st.iter().map(|t| scale * t.3).collect()));
+        if m.ends_with("_accuracy") {
+            right.push(s);
+        } else {
+            left.push(s);
+        }
+    }
+    let mut fo = FigureOptions::new(
+        &format!("{}: {} random filter-normalized directions (band: min to max)", a.eval.model, a.repeats),
+        "x (filter-normalized direction)",
+        "loss",
+    )
+    .with_size(size.0, size.1);
+    fo.right_range = Some((0.0, 100.0));
+    fo.vlines = vec![(0.0, "center".into())];
+    let png = a.out.join("line-repeats.png");
+    render::save_png(&render::line_plot(&fo, &left, "loss", &right, "accuracy (%)", false), &png)
+        .map_err(|e| CliError::new(format!("{}: {e}", png.display())))?;
+    println!("wrote {} and {} ({} directions)", csv_path.display(), png.display(), a.repeats);
     Ok(())
 }
 
