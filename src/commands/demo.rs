@@ -32,16 +32,16 @@ pub struct DemoArgs {
     pub quick: bool,
 }
 
-/// Runs another llv command in this process, as if typed.
-fn llv(args: &[&str]) -> Result<(), CliError> {
-    let mut argv = vec!["llv"];
-    argv.extend_from_slice(args);
+/// Runs another llv command in this process, as if typed: `line` holds the
+/// fixed words, `paths` the flags whose values are paths (which may hold spaces).
+fn llv(line: &str, paths: &[(&str, &Path)]) -> Result<(), CliError> {
+    let mut argv: Vec<std::ffi::OsString> = std::iter::once("llv").chain(line.split_whitespace()).map(Into::into).collect();
+    for (flag, path) in paths {
+        argv.push(flag.into());
+        argv.push(path.as_os_str().to_owned());
+    }
     let cli = <crate::Cli as clap::Parser>::try_parse_from(&argv).map_err(|e| CliError::new(format!("demo: {e}")))?;
     crate::run(cli.command)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
 }
 
 fn read(dir: &Path) -> Result<Results, CliError> {
@@ -79,127 +79,35 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
     let train_limit = if a.quick { "1024" } else { "8000" };
     // Adam at both batch sizes, as in Keskar et al. (2017); SGD with momentum
     // does not train LeNet at batch 2048 without further tuning.
-    eprintln!("[1/6] training LeNet at batch 64 (Adam, 8 epochs)");
-    llv(&[
-        "train",
-        "--model",
-        "lenet",
-        "--optimizer",
-        "adam",
-        "--batch-size",
-        "64",
-        "--epochs",
-        small_epochs,
-        "--limit",
-        train_limit,
-        "--seed",
-        "1",
-        "--checkpoint-every",
-        "1",
-        "--out",
-        p(&small),
-    ])?;
-    eprintln!("[2/6] training LeNet at batch 2048 (Adam, lr 5e-3, 40 epochs: 32× fewer steps per epoch)");
-    llv(&[
-        "train",
-        "--model",
-        "lenet",
-        "--optimizer",
-        "adam",
-        "--batch-size",
-        "2048",
-        "--lr",
-        "5e-3",
-        "--epochs",
-        large_epochs,
-        "--limit",
-        train_limit,
-        "--seed",
-        "1",
-        "--checkpoint-every",
-        "5",
-        "--out",
-        p(&large),
-    ])?;
+    let common = format!("--model lenet --limit {limit}");
+    let train = format!("train --model lenet --optimizer adam --seed 1 --limit {train_limit}");
+    eprintln!("[1/6] training LeNet at batch 64 (Adam, {small_epochs} epochs)");
+    llv(&format!("{train} --batch-size 64 --epochs {small_epochs} --checkpoint-every 1"), &[("--out", &small)])?;
+    eprintln!("[2/6] training LeNet at batch 2048 (Adam, lr 5e-3, {large_epochs} epochs: 32× fewer steps per epoch)");
+    llv(&format!("{train} --batch-size 2048 --lr 5e-3 --epochs {large_epochs} --checkpoint-every 5"), &[("--out", &large)])?;
 
     eprintln!("[3/6] lines: initialization → solution, small-batch → large-batch solution");
     let line = a.out.join("line-init-to-solution");
-    llv(&[
-        "interpolate",
-        "--model",
-        "lenet",
-        "--from",
-        p(&small.join("checkpoints/epoch-000.safetensors")),
-        "--to",
-        p(&small.join("final.safetensors")),
-        "--range",
-        "-0.25:1.25:31",
-        "--limit",
-        &limit,
-        "--out",
-        p(&line),
-    ])?;
+    let (init, small_final, large_final) =
+        (small.join("checkpoints/epoch-000.safetensors"), small.join("final.safetensors"), large.join("final.safetensors"));
+    llv(&format!("interpolate {common} --range -0.25:1.25:31"), &[("--from", &init), ("--to", &small_final), ("--out", &line)])?;
     let between = a.out.join("line-small-to-large");
-    llv(&[
-        "interpolate",
-        "--model",
-        "lenet",
-        "--from",
-        p(&small.join("final.safetensors")),
-        "--to",
-        p(&large.join("final.safetensors")),
-        "--range",
-        "-0.5:1.5:41",
-        "--limit",
-        &limit,
-        "--out",
-        p(&between),
-    ])?;
+    llv(&format!("interpolate {common} --range -0.5:1.5:41"), &[("--from", &small_final), ("--to", &large_final), ("--out", &between)])?;
 
     eprintln!("[4/6] 1-D filter-normalized slices around both solutions");
     let (s1, l1) = (a.out.join("slice1d-batch64"), a.out.join("slice1d-batch2048"));
-    for (dir, run) in [(&s1, &small), (&l1, &large)] {
-        llv(&[
-            "surface",
-            "--model",
-            "lenet",
-            "--weights",
-            p(&run.join("final.safetensors")),
-            "--x",
-            "-1:1:41",
-            "--limit",
-            &limit,
-            "--seed",
-            "7",
-            "--out",
-            p(dir),
-        ])?;
+    for (dir, weights) in [(&s1, &small_final), (&l1, &large_final)] {
+        llv(&format!("surface {common} --x -1:1:41 --seed 7"), &[("--weights", weights), ("--out", dir)])?;
     }
     eprintln!("[5/6] 2-D filter-normalized surfaces around both solutions ({grid_n}×{grid_n} points each)");
     let (s2, l2) = (a.out.join("surface2d-batch64"), a.out.join("surface2d-batch2048"));
-    for (dir, run) in [(&s2, &small), (&l2, &large)] {
-        llv(&[
-            "surface",
-            "--model",
-            "lenet",
-            "--weights",
-            p(&run.join("final.safetensors")),
-            "--x",
-            &grid,
-            "--y",
-            &grid,
-            "--limit",
-            &limit,
-            "--seed",
-            "7",
-            "--out",
-            p(dir),
-        ])?;
+    for (dir, weights) in [(&s2, &small_final), (&l2, &large_final)] {
+        llv(&format!("surface {common} --x {grid} --y {grid} --seed 7"), &[("--weights", weights), ("--out", dir)])?;
     }
     eprintln!("[6/6] the training path on its PCA plane");
     let pca = a.out.join("trajectory-batch64");
-    let pca_grid = if a.quick { "5" } else { "21" };
-    llv(&["trajectory", "--model", "lenet", "--checkpoints", p(&small), "--grid", pca_grid, "--limit", &limit, "--out", p(&pca)])?;
+    let pca_grid = if a.quick { 5 } else { 21 };
+    llv(&format!("trajectory {common} --grid {pca_grid}"), &[("--checkpoints", &small), ("--out", &pca)])?;
 
     // Shared-scale comparisons.
     let figs = a.out.join("figures");
