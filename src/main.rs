@@ -94,7 +94,31 @@ fn run(command: Command) -> Result<(), commands::CliError> {
     }
 }
 
+/// Keeps freed memory in the heap for reuse. glibc's malloc hands blocks
+/// above 128 KiB back to the kernel on every free, so each large activation
+/// is page-faulted in again on every op: for a landscape grid that is as
+/// much system time as compute. Never mapping and never trimming (what
+/// `GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=…`
+/// does) removes it; numerics are unchanged.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_TRIM_THRESHOLD: i32 = -1;
+        const M_MMAP_MAX: i32 = -4;
+        // SAFETY: mallopt only adjusts glibc's allocator parameters; it is
+        // called once, before any other thread exists.
+        unsafe {
+            mallopt(M_MMAP_MAX, 0);
+            mallopt(M_TRIM_THRESHOLD, i32::MAX);
+        }
+    }
+}
+
 fn main() {
+    tune_allocator();
     let cli = Cli::parse();
     if let Err(e) = run(cli.command) {
         eprintln!("error: {e}");
