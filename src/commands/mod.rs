@@ -1,10 +1,12 @@
 //! The subcommands of `llv`, one file each, and what they share: the
 //! one-line error type and loading classification data for a zoo model.
 
+pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod figures;
+pub mod hessian;
 pub mod models;
 pub mod plot;
 pub mod surface;

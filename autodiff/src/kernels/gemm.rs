@@ -128,8 +128,18 @@ pub fn gemm(
     ldc: usize,
     accumulate: bool,
 ) {
+    FLOPS.fetch_add(2 * (m * n * k) as u64, std::sync::atomic::Ordering::Relaxed);
     let kernel = select_kernel();
     gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate);
+}
+
+static FLOPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Floating-point operations (2·m·n·k per call) done by [`gemm`] in this
+/// process so far: matrix products, convolutions and linear layers all go
+/// through it, so differences of this counter measure a model's FLOPs.
+pub fn flop_count() -> u64 {
+    FLOPS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Reference implementation of [`gemm`] (same arguments and semantics): a plain
