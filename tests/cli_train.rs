@@ -110,3 +110,33 @@ fn non_finite_loss_stops_the_run() {
     let err = stderr(&o);
     assert!(err.contains("epoch 1, step") && err.contains("learning rate"), "{err}");
 }
+
+/// The accuracy bar, with defaults only (about 2 minutes on 2
+/// cores): `cargo test --release --test cli_train -- --ignored`.
+#[test]
+#[ignore]
+fn every_optimizer_reaches_its_accuracy_on_mnist() {
+    for (opt, bar) in [("sgd", 0.975), ("adam", 0.975), ("pal", 0.97), ("entropy-sgd", 0.97), ("sam", 0.97)] {
+        let out = tmp(&format!("acc-{opt}"));
+        let o = llv(&[
+            "train",
+            "--model",
+            "lenet",
+            "--data",
+            "mnist",
+            "--optimizer",
+            opt,
+            "--epochs",
+            "10",
+            "--seed",
+            "1",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{opt}: {}", stderr(&o));
+        let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+        let last: Vec<f64> = csv.lines().last().unwrap().split(',').map(|v| v.parse().unwrap()).collect();
+        assert!(last[4] >= bar, "{opt}: final test accuracy {} below {bar}", last[4]);
+    }
+}
