@@ -57,6 +57,14 @@ enum Command {
     ///
     /// Example: `llv trajectory --model lenet --checkpoints runs/sgd --out runs/sgd/pca`
     Trajectory(commands::trajectory::TrajectoryArgs),
+    /// Hessian spectrum of a checkpoint: top eigenvalues, smallest eigenvalue, trace, spectral density, curvature map.
+    ///
+    /// Example: `llv hessian --model lenet --weights final.safetensors --top-k 5 --trace --density --out hess`
+    Hessian(commands::hessian::HessianArgs),
+    /// Sharpness of a minimum: ε-sharpness (Keskar et al.), random-perturbation loss increase, local entropy.
+    ///
+    /// Example: `llv sharpness --model lenet --weights final.safetensors --metric eps,random,entropy --out sharp`
+    Sharpness(commands::hessian::SharpnessArgs),
     /// Join the shards of a surface computed with --shard.
     ///
     /// Example: `llv merge part1 part2 --out whole`
@@ -94,6 +102,8 @@ fn run(command: Command) -> Result<(), commands::CliError> {
         Command::Interpolate(a) => commands::surface::run_interpolate(a),
         Command::Surface(a) => commands::surface::run_surface(a),
         Command::Trajectory(a) => commands::trajectory::run(a),
+        Command::Hessian(a) => commands::hessian::run_hessian(a),
+        Command::Sharpness(a) => commands::hessian::run_sharpness(a),
         Command::Merge(a) => commands::plot::run_merge(a),
         Command::Plot(a) => commands::plot::run_plot(a),
     }

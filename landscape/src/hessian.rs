@@ -178,10 +178,16 @@ pub fn top_eigen_power(op: &mut dyn Operator, k: usize, iters: usize, tol: f64, 
 /// eigenvalue μ of `σI − H` gives `λmin = σ − μ`.
 pub fn smallest_eigenvalue(op: &mut dyn Operator, steps: usize, seed: u64) -> f64 {
     let (top, _) = top_eigen_lanczos(op, 1, steps, seed);
-    let sigma = top[0];
+    smallest_eigenvalue_shifted(op, top[0], steps, seed + 1)
+}
+
+/// The smallest eigenvalue by the shift `σ` (usually λmax, already known):
+/// the largest eigenvalue μ of `σI − H`, by `steps` Lanczos steps from a
+/// start drawn with `seed`, gives `λmin = σ − μ`.
+pub fn smallest_eigenvalue_shifted(op: &mut dyn Operator, sigma: f64, steps: usize, seed: u64) -> f64 {
     let dim = op.dim();
     let mut shifted = FnOperator { dim, f: |v: &[f64]| op.apply(v).iter().zip(v).map(|(h, x)| sigma * x - h).collect() };
-    let (mu, _) = top_eigen_lanczos(&mut shifted, 1, steps, seed + 1);
+    let (mu, _) = top_eigen_lanczos(&mut shifted, 1, steps, seed);
     sigma - mu[0]
 }
 
@@ -229,6 +235,14 @@ pub struct Density {
 /// is their sum of Gaussians of width `sigma` on `points` grid values
 /// spanning the nodes (± 5σ), normalized to integrate to 1.
 pub fn spectral_density(op: &mut dyn Operator, runs: usize, steps: usize, sigma: f64, points: usize, seed: u64) -> Density {
+    Density::from_nodes(slq_nodes(op, runs, steps, seed), sigma, points)
+}
+
+/// The quadrature nodes of stochastic Lanczos quadrature (the first half of
+/// [`spectral_density`]): for each of `runs` Gaussian starts, `steps`
+/// Lanczos steps; every Ritz value θ with weight τ²/runs (τ the first
+/// component of its eigenvector of T). The weights sum to 1.
+pub fn slq_nodes(op: &mut dyn Operator, runs: usize, steps: usize, seed: u64) -> Vec<(f64, f64)> {
     let mut rng = StdRng::seed_from_u64(seed);
     let n = op.dim();
     let mut nodes = Vec::new();
@@ -239,20 +253,30 @@ pub fn spectral_density(op: &mut dyn Operator, runs: usize, steps: usize, sigma:
             nodes.push((*t, v[0] * v[0] / runs.max(1) as f64));
         }
     }
-    let lo = nodes.iter().map(|n| n.0).fold(f64::INFINITY, f64::min) - 5.0 * sigma;
-    let hi = nodes.iter().map(|n| n.0).fold(f64::NEG_INFINITY, f64::max) + 5.0 * sigma;
-    let points = points.max(2);
-    let grid: Vec<f64> = (0..points).map(|i| lo + (hi - lo) * i as f64 / (points - 1) as f64).collect();
-    let norm = 1.0 / (sigma * (2.0 * std::f64::consts::PI).sqrt());
-    let mut density: Vec<f64> =
-        grid.iter().map(|&x| nodes.iter().map(|&(t, w)| w * norm * (-(x - t).powi(2) / (2.0 * sigma * sigma)).exp()).sum()).collect();
-    // Normalize the trapezoid integral to exactly 1.
-    let h = (hi - lo) / (points - 1) as f64;
-    let integral: f64 = density.windows(2).map(|w| 0.5 * (w[0] + w[1]) * h).sum();
-    if integral > 0.0 {
-        density.iter_mut().for_each(|d| *d /= integral);
+    nodes
+}
+
+impl Density {
+    /// Smooths quadrature nodes `(θ, weight)` (the second half of
+    /// [`spectral_density`]): Gaussians of width `sigma` on `points` grid
+    /// values spanning the nodes (± 5σ), normalized so the trapezoid
+    /// integral is exactly 1.
+    pub fn from_nodes(nodes: Vec<(f64, f64)>, sigma: f64, points: usize) -> Density {
+        let lo = nodes.iter().map(|n| n.0).fold(f64::INFINITY, f64::min) - 5.0 * sigma;
+        let hi = nodes.iter().map(|n| n.0).fold(f64::NEG_INFINITY, f64::max) + 5.0 * sigma;
+        let points = points.max(2);
+        let grid: Vec<f64> = (0..points).map(|i| lo + (hi - lo) * i as f64 / (points - 1) as f64).collect();
+        let norm = 1.0 / (sigma * (2.0 * std::f64::consts::PI).sqrt());
+        let mut density: Vec<f64> =
+            grid.iter().map(|&x| nodes.iter().map(|&(t, w)| w * norm * (-(x - t).powi(2) / (2.0 * sigma * sigma)).exp()).sum()).collect();
+        // Normalize the trapezoid integral to exactly 1.
+        let h = (hi - lo) / (points - 1) as f64;
+        let integral: f64 = density.windows(2).map(|w| 0.5 * (w[0] + w[1]) * h).sum();
+        if integral > 0.0 {
+            density.iter_mut().for_each(|d| *d /= integral);
+        }
+        Density { grid, density, nodes }
     }
-    Density { grid, density, nodes }
 }
 
 /// The exact Hessian of a model's mean cross-entropy over a fixed data

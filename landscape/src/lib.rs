@@ -10,6 +10,7 @@ pub mod hessian;
 pub mod linalg;
 pub mod render;
 pub mod results;
+pub mod sharpness;
 pub mod surface;
 pub mod trajectory;
 

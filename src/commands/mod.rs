@@ -6,6 +6,7 @@ pub mod data;
 pub mod demo;
 pub mod eval;
 pub mod figures;
+pub mod hessian;
 pub mod models;
 pub mod plot;
 pub mod surface;
