@@ -292,3 +292,34 @@ fn through_checkpoints_and_repeats() {
     let e = err(&llv(&["surface", "--model", "lenet", "--weights", s(fin), "--y", "-1:1:3", "--repeats", "2", "--out", s(&tmp("rep2"))]));
     assert!(e.contains("--repeats"), "{e}");
 }
+
+/// `--directions hessian` spans the plane of the top two Hessian eigenvectors.
+#[test]
+fn hessian_directions_span_the_surface() {
+    let (_, fin) = run();
+    let out = tmp("hessian-plane");
+    let o = ok(llv(&[
+        "surface",
+        "--model",
+        "lenet",
+        "--weights",
+        s(fin),
+        "--directions",
+        "hessian",
+        "--x",
+        "-1:1:3",
+        "--y",
+        "-1:1:3",
+        "--limit",
+        "50",
+        "--out",
+        s(&out),
+    ]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("top eigenvalue"));
+    let plan: Value = serde_json::from_str(std::fs::read_to_string(out.join("surface.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(plan["plan"]["norm"], "hessian");
+    let pts = results(&out.join("surface.jsonl"));
+    // The center is the minimum of this slice along the two stiffest directions.
+    let center = pts[4].1[0];
+    assert!(pts.iter().all(|p| p.1[0] >= center), "{pts:?}");
+}

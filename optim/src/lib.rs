@@ -4,6 +4,8 @@
 //! [`Objective`] (see [`optimizer`] for how to add one, with SAM as the
 //! worked example). Implemented: [`Sgd`], [`Adam`] (and AdamW), [`Pal`],
 //! [`EntropySgd`] and [`Sam`] (around any [`GradientStep`] base).
+//! [`train()`] runs classification, [`train_lm()`] character-level language
+//! models (truncated-BPTT windows, validation loss and perplexity).
 
 pub mod adam;
 pub mod entropy_sgd;
@@ -13,6 +15,7 @@ pub mod sam;
 pub mod schedule;
 pub mod sgd;
 pub mod train;
+pub mod train_lm;
 
 pub use adam::{Adam, AdamConfig};
 pub use entropy_sgd::{EntropySgd, EntropySgdConfig};
@@ -22,3 +25,4 @@ pub use sam::{Sam, SamConfig};
 pub use schedule::Schedule;
 pub use sgd::{Sgd, SgdConfig};
 pub use train::{train, BatchObjective, EpochMetrics, NoHooks, TrainConfig, TrainError, TrainHooks};
+pub use train_lm::{clip_grad_norm, evaluate_lm, lm_loss, token_tensor, train_lm, LmConfig, LmEpochMetrics, LmHooks, LmObjective};

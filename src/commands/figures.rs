@@ -183,7 +183,11 @@ fn describe(r: &Results) -> (String, String) {
     let x_label = match kind {
         "interpolation" => "α (0 = --from, 1 = --to)".to_string(),
         "trajectory" => "PC 1".to_string(),
-        _ => format!("x ({}-normalized direction)", r.plan["norm"].as_str().unwrap_or("filter")),
+        _ => match r.plan["norm"].as_str().unwrap_or("filter") {
+            "hessian" => "x (Hessian eigenvector 1)".to_string(),
+            "through" => "x (toward the first --through model)".to_string(),
+            norm => format!("x ({norm}-normalized direction)"),
+        },
     };
     (model, x_label)
 }
@@ -241,7 +245,11 @@ pub fn draw(
         }
         Kind::Contour | Kind::Filled | Kind::Heatmap | Kind::Surface3d => {
             let g = grid(r, &metric)?;
-            opts.y_label = x_label.replace("x (", "y (");
+            opts.y_label = match r.plan["norm"].as_str() {
+                Some("hessian") => "y (Hessian eigenvector 2)".to_string(),
+                Some("through") => "y (toward the second --through model)".to_string(),
+                _ => x_label.replace("x (", "y ("),
+            };
             opts.title = format!("{model}: {pretty}");
             match kind {
                 Kind::Contour => render::contour_plot(&opts, &g, None, true, None),

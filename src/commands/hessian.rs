@@ -309,7 +309,7 @@ fn set_msg(bar: Option<&ProgressBar>, msg: &str) {
 }
 
 /// A flat parameter vector as a direction over `state` (zero on buffers and counters).
-fn to_direction(v: &[f64], state: &[Named]) -> Direction {
+pub(crate) fn to_direction(v: &[f64], state: &[Named]) -> Direction {
     let mut d = Direction::zeros(state);
     let mut at = 0;
     for (n, t) in state.iter().zip(d.tensors.iter_mut()) {
@@ -323,7 +323,7 @@ fn to_direction(v: &[f64], state: &[Named]) -> Direction {
 }
 
 /// Fixes an eigenvector's sign: its largest-magnitude entry positive.
-fn canonical_sign(v: &mut [f64]) {
+pub(crate) fn canonical_sign(v: &mut [f64]) {
     let big = v.iter().copied().fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
     if big < 0.0 {
         v.iter_mut().for_each(|x| *x = -*x);

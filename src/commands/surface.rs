@@ -58,7 +58,9 @@ pub struct SurfaceArgs {
     /// weights: BN running statistics stay; states: they get a direction too.
     #[arg(long, default_value = "weights")]
     pub dir_type: String,
-    /// Load directions from a directions.safetensors file instead of drawing them.
+    /// Load directions from a directions.safetensors file instead of drawing them, or `hessian`: the top two
+    /// Hessian eigenvectors at the center (unit norm, so choose a wider --x/--y, e.g. -5:5:41), computed on the
+    /// evaluation set by Lanczos.
     #[arg(long)]
     pub directions: Option<PathBuf>,
     /// Make the y direction orthogonal to the x direction.
@@ -268,6 +270,10 @@ pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
         (dx, dy)
     } else {
         match &a.directions {
+            Some(p) if p.as_os_str() == "hessian" && !(a.resume && dirs_path.exists()) => {
+                hessian_directions(&setup, &center, y.is_some(), a.seed)?
+            }
+            Some(p) if p.as_os_str() == "hessian" => figures::load_directions(&dirs_path, &center, y.is_some())?,
             Some(p) => figures::load_directions(p, &center, y.is_some())?,
             None if a.resume && dirs_path.exists() => figures::load_directions(&dirs_path, &center, y.is_some())?,
             None => random_directions(&center, opts, a.seed, y.is_some(), a.orthogonal)?,
@@ -282,7 +288,11 @@ pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
     }
     let job =
         SurfaceJob { center: &center, x_dir: &dx, y_dir: dy.as_ref(), x, y, sets: setup.eval_sets(), batch_size: a.eval.batch_size, shard };
-    let norm = if a.through.is_empty() { a.norm.clone() } else { "through".to_string() };
+    let norm = match (&a.directions, a.through.is_empty()) {
+        (_, false) => "through".to_string(),
+        (Some(p), _) if p.as_os_str() == "hessian" => "hessian".to_string(),
+        _ => a.norm.clone(),
+    };
     let plan = json!({
         "kind": if y.is_some() { "surface2d" } else { "surface1d" },
         "model": a.eval.model, "data": a.eval.data, "split": a.eval.split, "limit": a.eval.limit,
@@ -294,6 +304,28 @@ pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
     let written = if shard.is_some() { Vec::new() } else { figures::default_figures(&results, &a.out, size)? };
     println!("wrote {} ({} points){}", a.out.join("surface.jsonl").display(), results.points.len(), figures::list(&written));
     Ok(())
+}
+
+/// The top one or two Hessian eigenvectors of the mean loss on the first
+/// evaluation set at `center`, as directions (unit norm, sign fixed so the
+/// largest entry is positive).
+fn hessian_directions(setup: &Setup, center: &[Named], two_d: bool, seed: u64) -> Result<(Direction, Option<Direction>), CliError> {
+    use landscape::hessian::{top_eigen_lanczos, ModelHessian, Operator};
+    let mut model = (setup.factory())();
+    landscape::surface::load_state(&mut *model, &center.iter().map(|n| n.tensor.clone()).collect::<Vec<_>>());
+    let set = &setup.sets[0].1;
+    let mut op = ModelHessian::new(&mut *model, set, 500).map_err(|e| CliError::new(e.to_string()))?;
+    let k = if two_d { 2 } else { 1 };
+    let steps = 30.min(op.dim());
+    eprintln!("computing the top {k} Hessian eigenvector(s) on {} examples ({steps} Lanczos steps)", set.len());
+    let (vals, mut vecs) = top_eigen_lanczos(&mut op, k, steps, seed);
+    for v in &mut vecs {
+        super::hessian::canonical_sign(v);
+    }
+    eprintln!("top eigenvalue(s): {vals:?}");
+    let dx = super::hessian::to_direction(&vecs[0], center);
+    let dy = vecs.get(1).map(|v| super::hessian::to_direction(v, center));
+    Ok((dx, dy))
 }
 
 /// Random directions for a surface: x from `seed`, y from `seed + 1`.
