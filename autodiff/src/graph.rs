@@ -1,7 +1,7 @@
 //! Reverse mode: the recorded graph, gradient computation and the no-grad
 //! switch.
 //!
-//! Every op output that requires a gradient holds a [`GradNode`]: the op's
+//! Every op output that requires a gradient holds a `GradNode`: the op's
 //! backward rule and its input tensors. [`grad`] walks the graph from the
 //! outputs in reverse topological order and calls each rule. Rules are
 //! written with the public tensor ops, so:

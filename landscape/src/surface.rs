@@ -4,9 +4,8 @@
 
 use crate::direction::{point, Direction};
 use crate::error::Result;
-use autodiff::Tensor;
 use datasets::ClassificationSet;
-use nn::{Module, Named};
+use nn::{Module, ModuleExt, Named};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -136,16 +135,6 @@ impl SurfaceJob<'_> {
     }
 }
 
-/// Sets every named tensor of `model` (state order) to `state`.
-pub fn load_state(model: &mut dyn Module, state: &[Tensor]) {
-    let mut it = state.iter();
-    model.visit_mut("", &mut |name, t, _| {
-        let new = it.next().unwrap_or_else(|| panic!("load_state: no tensor left for {name}"));
-        assert_eq!(new.shape(), t.shape(), "load_state: {name}");
-        *t = new.clone();
-    });
-}
-
 /// Receives each finished point: `(index, x, y, values)`.
 pub type PointSink<'a> = dyn Fn(usize, f64, f64, &[f64]) -> Result<()> + Sync + 'a;
 
@@ -161,7 +150,7 @@ pub fn compute(job: &SurfaceJob, factory: &(dyn Fn() -> Box<dyn Module> + Sync),
         if let Some(d) = job.y_dir {
             dirs.push((d, y));
         }
-        load_state(model.as_mut(), &point(job.center, &dirs));
+        model.set_state(&point(job.center, &dirs));
         let mut values = Vec::with_capacity(2 * job.sets.len());
         for s in &job.sets {
             let r = nn::evaluate(model.as_mut(), s.set, job.batch_size.max(1));

@@ -96,6 +96,36 @@ pub trait ModuleExt: Module {
         assert!(it.next().is_none(), "set_parameters: more tensors than parameters");
     }
 
+    /// Copies of every buffer and counter (everything but the parameters),
+    /// in `state_dict` order: what a pass that must not update batch-norm
+    /// statistics saves first.
+    fn buffers(&mut self) -> Vec<Tensor> {
+        self.state().into_iter().filter(|n| n.kind != Kind::Parameter).map(|n| n.tensor).collect()
+    }
+
+    /// Restores what [`ModuleExt::buffers`] returned. Panics when the count
+    /// differs (a programmer error).
+    fn set_buffers(&mut self, saved: &[Tensor]) {
+        let mut it = saved.iter();
+        self.visit_mut("", &mut |name, t, kind| {
+            if kind != Kind::Parameter {
+                *t = it.next().unwrap_or_else(|| panic!("set_buffers: no tensor left for {name}")).clone();
+            }
+        });
+    }
+
+    /// Replaces every named tensor (parameters, buffers, counters), in
+    /// `state_dict` order. Panics when the count or a shape differs.
+    fn set_state(&mut self, state: &[Tensor]) {
+        let mut it = state.iter();
+        self.visit_mut("", &mut |name, t, _| {
+            let new = it.next().unwrap_or_else(|| panic!("set_state: no tensor left for {name}"));
+            assert_eq!(new.shape(), t.shape(), "set_state: {name} has shape {:?}, got {:?}", t.shape(), new.shape());
+            *t = new.clone();
+        });
+        assert!(it.next().is_none(), "set_state: more tensors than the module has");
+    }
+
     /// Makes every parameter a fresh leaf that requires a gradient and
     /// returns them (in `state_dict` order), ready for `autodiff::grad`.
     fn parameters_requiring_grad(&mut self) -> Vec<Tensor> {

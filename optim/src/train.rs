@@ -7,7 +7,7 @@ use crate::optimizer::{Objective, Optimizer, StepReport};
 use crate::schedule::Schedule;
 use autodiff::Tensor;
 use datasets::{Batch, ClassificationSet, DataLoader, Epoch};
-use nn::{Kind, Module, ModuleExt};
+use nn::{Module, ModuleExt};
 use std::time::Instant;
 
 /// Settings of a training run.
@@ -104,20 +104,6 @@ pub fn batch_tensor(b: &Batch) -> Tensor {
     Tensor::from_vec(b.inputs.clone(), &b.shape)
 }
 
-/// Copies of the buffers and counters of a module (batch-norm statistics).
-fn buffers(model: &mut dyn Module) -> Vec<Tensor> {
-    model.state().into_iter().filter(|n| n.kind != Kind::Parameter).map(|n| n.tensor).collect()
-}
-
-fn restore_buffers(model: &mut dyn Module, saved: &[Tensor]) {
-    let mut it = saved.iter();
-    model.visit_mut("", &mut |_, t, kind| {
-        if kind != Kind::Parameter {
-            *t = it.next().expect("buffer count changed during a step").clone();
-        }
-    });
-}
-
 /// The [`Objective`] of classification training: cross-entropy of a model
 /// on the current minibatch of an epoch. Tracks the loss and accuracy of
 /// the passes that update buffers (one per step: the "main" pass).
@@ -147,7 +133,7 @@ impl<'m, 'd> BatchObjective<'m, 'd> {
 
 impl Objective for BatchObjective<'_, '_> {
     fn loss_grad(&mut self, params: &[Tensor], update_buffers: bool) -> (f32, Vec<Tensor>) {
-        let saved = (!update_buffers).then(|| buffers(self.model));
+        let saved = (!update_buffers).then(|| self.model.buffers());
         let leaves: Vec<Tensor> = params.iter().map(|p| p.detach().requires_grad_()).collect();
         self.model.set_parameters(&leaves);
         self.model.set_training(true);
@@ -157,7 +143,7 @@ impl Objective for BatchObjective<'_, '_> {
         let g = autodiff::grad(std::slice::from_ref(&loss), &leaves, false);
         let value = loss.item();
         if let Some(saved) = saved {
-            restore_buffers(self.model, &saved);
+            self.model.set_buffers(&saved);
         } else {
             let pred = logits.argmax(1);
             self.correct += pred.iter().zip(&self.targets).filter(|(p, t)| p == t).count();
@@ -169,12 +155,12 @@ impl Objective for BatchObjective<'_, '_> {
 
     fn loss(&mut self, params: &[Tensor]) -> f32 {
         let _g = autodiff::no_grad();
-        let saved = buffers(self.model);
+        let saved = self.model.buffers();
         self.model.set_parameters(params);
         self.model.set_training(true);
         let x = self.input().clone();
         let value = self.model.forward(&x).cross_entropy(&self.targets).item();
-        restore_buffers(self.model, &saved);
+        self.model.set_buffers(&saved);
         value
     }
 

@@ -35,7 +35,7 @@ use crate::schedule::Schedule;
 use crate::train::{NoHooks, TrainError};
 use autodiff::Tensor;
 use datasets::{BpttBatches, TokenBatch};
-use nn::{Kind, Module, ModuleExt};
+use nn::{Module, ModuleExt};
 use std::time::Instant;
 
 /// Settings of a language-model training run.
@@ -136,19 +136,6 @@ pub fn clip_grad_norm(grads: &mut [Tensor], max_norm: f32) -> f64 {
     norm
 }
 
-fn buffers(model: &mut dyn Module) -> Vec<Tensor> {
-    model.state().into_iter().filter(|n| n.kind != Kind::Parameter).map(|n| n.tensor).collect()
-}
-
-fn restore_buffers(model: &mut dyn Module, saved: &[Tensor]) {
-    let mut it = saved.iter();
-    model.visit_mut("", &mut |_, t, kind| {
-        if kind != Kind::Parameter {
-            *t = it.next().expect("buffer count changed during a step").clone();
-        }
-    });
-}
-
 /// The [`Objective`] of language-model training: mean next-token
 /// cross-entropy of a model on the current BPTT window, zero initial
 /// state, optional gradient clipping. It serves `count` minibatches
@@ -195,7 +182,7 @@ impl<'m, 'd> LmObjective<'m, 'd> {
 
 impl Objective for LmObjective<'_, '_> {
     fn loss_grad(&mut self, params: &[Tensor], update_buffers: bool) -> (f32, Vec<Tensor>) {
-        let saved = (!update_buffers).then(|| buffers(self.model));
+        let saved = (!update_buffers).then(|| self.model.buffers());
         let leaves: Vec<Tensor> = params.iter().map(|p| p.detach().requires_grad_()).collect();
         self.model.set_parameters(&leaves);
         self.model.set_training(true);
@@ -206,7 +193,7 @@ impl Objective for LmObjective<'_, '_> {
         drop(loss);
         let clipped = self.clip.is_some_and(|c| clip_grad_norm(&mut g, c) + 1e-6 > c as f64);
         if let Some(saved) = saved {
-            restore_buffers(self.model, &saved);
+            self.model.set_buffers(&saved);
         } else {
             self.passes += 1;
             self.loss_sum += value as f64;
@@ -217,12 +204,12 @@ impl Objective for LmObjective<'_, '_> {
 
     fn loss(&mut self, params: &[Tensor]) -> f32 {
         let _g = autodiff::no_grad();
-        let saved = buffers(self.model);
+        let saved = self.model.buffers();
         self.model.set_parameters(params);
         self.model.set_training(true);
         let x = self.input().clone();
         let value = lm_loss(self.model, &x, &self.targets).item();
-        restore_buffers(self.model, &saved);
+        self.model.set_buffers(&saved);
         value
     }
 

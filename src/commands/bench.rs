@@ -203,7 +203,7 @@ fn landscape_case(b: &Bench) {
             let (a, c) = (grid[k % 51], grid[(k / 51) % 51]);
             k += 1;
             let s = Instant::now();
-            landscape::surface::load_state(&mut *m, &point(&center, &[(&d1, a), (&d2, c)]));
+            m.set_state(&point(&center, &[(&d1, a), (&d2, c)]));
             set_times.push(s.elapsed().as_secs_f64());
             let _g = autodiff::no_grad();
             let mut total = 0.0f64;

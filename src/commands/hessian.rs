@@ -12,7 +12,7 @@ use landscape::hessian::{self, Density, ModelHessian, Operator};
 use landscape::render::{self, FigureOptions, Grid2};
 use landscape::sharpness::{self, EntropyConfig, EpsConfig, LossFunction, ModelLoss};
 use landscape::{Direction, DirectionOptions, Range};
-use nn::{checkpoint, zoo, Kind, Module, Named};
+use nn::{checkpoint, zoo, Kind, Module, ModuleExt, Named};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -513,7 +513,7 @@ pub fn run_hessian(a: HessianArgs) -> Result<(), CliError> {
         for &y in &ys {
             for &x in &xs {
                 let point = landscape::direction::point(&state, &[(&dx, x), (&dy, y)]);
-                landscape::surface::load_state(&mut *p.model, &point);
+                p.model.set_state(&point);
                 let loss = nn::eval::evaluate(&mut *p.model, &p.set, a.probe.batch_size).loss;
                 let mut op = ModelHessian::new(&mut *p.model, &p.set, a.probe.batch_size).map_err(|e| CliError::new(e.to_string()))?;
                 let (lmax, _) = hessian::top_eigen_lanczos(&mut op, 1, csteps, a.probe.seed);
@@ -531,7 +531,7 @@ pub fn run_hessian(a: HessianArgs) -> Result<(), CliError> {
         if let Some(b) = &pb {
             b.finish_and_clear();
         }
-        landscape::surface::load_state(&mut *p.model, &state.iter().map(|n| n.tensor.clone()).collect::<Vec<_>>());
+        p.model.set_state(&state.iter().map(|n| n.tensor.clone()).collect::<Vec<_>>());
         timings.insert("curvature_map".into(), json!(t0.elapsed().as_secs_f64()));
         let csv = a.probe.out.join("curvature.csv");
         write_atomic(&csv, rows.as_bytes())?;

@@ -312,7 +312,7 @@ pub fn run_surface(a: SurfaceArgs) -> Result<(), CliError> {
 fn hessian_directions(setup: &Setup, center: &[Named], two_d: bool, seed: u64) -> Result<(Direction, Option<Direction>), CliError> {
     use landscape::hessian::{top_eigen_lanczos, ModelHessian, Operator};
     let mut model = (setup.factory())();
-    landscape::surface::load_state(&mut *model, &center.iter().map(|n| n.tensor.clone()).collect::<Vec<_>>());
+    model.set_state(&center.iter().map(|n| n.tensor.clone()).collect::<Vec<_>>());
     let set = &setup.sets[0].1;
     let mut op = ModelHessian::new(&mut *model, set, 500).map_err(|e| CliError::new(e.to_string()))?;
     let k = if two_d { 2 } else { 1 };

@@ -74,7 +74,7 @@ pub struct TrainArgs {
     /// Nesterov momentum (SGD, Entropy-SGD).
     #[arg(long)]
     pub nesterov: bool,
-    /// Learning-rate schedule over all minibatches: constant, step:EVERY:GAMMA, multistep:M1,M2:GAMMA, cosine[:MIN], warmup:STEPS:<schedule>. Default: cosine for SGD/Adam/AdamW/SAM/PAL (for PAL it scales the line-search step), constant for Entropy-SGD.
+    /// Learning-rate schedule over all minibatches: constant, step:EVERY:GAMMA, multistep:M1,M2:GAMMA, cosine or cosine:MIN, warmup:STEPS:SCHEDULE. Default: cosine for SGD/Adam/AdamW/SAM/PAL (for PAL it scales the line-search step), constant for Entropy-SGD.
     #[arg(long)]
     pub schedule: Option<String>,
     /// PAL measuring step μ.

@@ -5,6 +5,7 @@ use super::surface::{run_job, EvalArgs, Setup};
 use super::{figures, out_dir, CliError};
 use clap::Args;
 use landscape::{pca_plane, random_walk_baseline, Ignore, Range, SurfaceJob};
+use nn::ModuleExt;
 use nn::Named;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -91,7 +92,7 @@ pub fn run(a: TrajectoryArgs) -> Result<(), CliError> {
     let factory = setup.factory();
     for ((epoch, _), (state, &(x, y))) in ckpts.iter().zip(states.iter().zip(&plane.projections)) {
         let mut m = factory();
-        landscape::surface::load_state(&mut *m, &state.iter().map(|n| n.tensor.clone()).collect::<Vec<_>>());
+        m.set_state(&state.iter().map(|n| n.tensor.clone()).collect::<Vec<_>>());
         let r = nn::evaluate(&mut *m, &setup.sets[0].1, a.eval.batch_size.max(1));
         path.push(json!({"epoch": epoch, "x": x, "y": y, "loss": r.loss, "label": format!("ep {epoch}: {:.3}", r.loss)}));
     }
