@@ -85,33 +85,33 @@ impl Lstm {
         if let Some(s) = state {
             assert_eq!(s.len(), self.layers.len(), "Lstm: {} initial states for {} layers", s.len(), self.layers.len());
         }
-        let mut input = x.clone();
+        // Per-step inputs: slicing once here (rather than slicing a
+        // precomputed [t, b, 4h] projection inside the loop) keeps the
+        // backward pass linear in t: each slice's gradient is padded to the
+        // size of `x`, not of all the gates of the sequence.
+        let feat0 = x.dim(2);
+        let mut steps: Vec<Tensor> = (0..t).map(|s| x.narrow(1, s, 1).reshape(&[b, feat0])).collect();
         let mut finals = Vec::with_capacity(self.layers.len());
         for (k, l) in self.layers.iter().enumerate() {
-            let feat = input.dim(2);
+            let feat = steps.first().map_or(feat0, |s| s.dim(1));
             assert_eq!(feat, l.weight_ih.dim(1), "Lstm: layer {k} expects {} features, input has {feat}", l.weight_ih.dim(1));
-            // Input projections for all steps at once, time-major so each step is contiguous.
-            let xw = input
-                .reshape(&[b * t, feat])
-                .matmul_t(&l.weight_ih, false, true)
-                .add(&l.bias_ih.add(&l.bias_hh))
-                .reshape(&[b, t, 4 * hs])
-                .permute(&[1, 0, 2]);
+            let bias = l.bias_ih.add(&l.bias_hh);
             let (mut h, mut c) = match state {
                 Some(s) => s[k].clone(),
                 None => (Tensor::zeros(&[b, hs]), Tensor::zeros(&[b, hs])),
             };
             let mut outs = Vec::with_capacity(t);
-            for s in 0..t {
-                let gates = xw.narrow(0, s, 1).reshape(&[b, 4 * hs]).add(&h.matmul_t(&l.weight_hh, false, true));
+            for xs in &steps {
+                let gates = xs.matmul_t(&l.weight_ih, false, true).add(&bias).add(&h.matmul_t(&l.weight_hh, false, true));
                 let g = gates.chunk(4, 1);
                 c = g[1].sigmoid().mul(&c).add(&g[0].sigmoid().mul(&g[2].tanh()));
                 h = g[3].sigmoid().mul(&c.tanh());
-                outs.push(h.unsqueeze(1));
+                outs.push(h.clone());
             }
-            input = Tensor::concat(&outs, 1);
+            steps = outs;
             finals.push((h, c));
         }
+        let input = Tensor::concat(&steps.iter().map(|h| h.unsqueeze(1)).collect::<Vec<_>>(), 1);
         (input, finals)
     }
 }
