@@ -311,19 +311,7 @@ pub fn conv2d_weight_grad(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32])
 mod tests {
     use super::*;
 
-    struct Rng(u64);
-    impl Rng {
-        fn vec(&mut self, len: usize) -> Vec<f32> {
-            (0..len)
-                .map(|_| {
-                    self.0 ^= self.0 << 13;
-                    self.0 ^= self.0 >> 7;
-                    self.0 ^= self.0 << 17;
-                    ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-                })
-                .collect()
-        }
-    }
+    use crate::kernels::TestRng as Rng;
 
     /// Calls `f(x_index, w_index, y_index)` for every in-bounds term of the
     /// convolution sum (the naive 7-loop nest).
@@ -426,7 +414,7 @@ mod tests {
 
     #[test]
     fn matches_naive() {
-        let mut rng = Rng(0x1234_5678_9abc_def1);
+        let mut rng = Rng::new(0x1234_5678_9abc_def1);
         for g in geometries() {
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
             let w = rng.vec(g.c_out * g.c_in * g.kh * g.kw);
@@ -454,7 +442,7 @@ mod tests {
 
     #[test]
     fn adjoint_identity() {
-        let mut rng = Rng(0xdead_beef_cafe_f00d);
+        let mut rng = Rng::new(0xdead_beef_cafe_f00d);
         for g in geometries() {
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
             let w = rng.vec(g.c_out * g.c_in * g.kh * g.kw);
@@ -489,7 +477,7 @@ mod tests {
 
     #[test]
     fn bit_identical_across_thread_counts() {
-        let mut rng = Rng(77);
+        let mut rng = Rng::new(77);
         // Small weights => many batch chunks; big planes => parallel inner gemm.
         for g in [
             geom(11, 3, 17, 15, 5, 3, 3, (1, 1), (1, 1), (1, 1)),
@@ -526,7 +514,7 @@ mod tests {
             geom(8, 256, 14, 14, 256, 3, 3, (1, 1), (1, 1), (1, 1)),
             geom(16, 128, 28, 28, 256, 1, 1, (1, 1), (0, 0), (1, 1)),
         ] {
-            let mut rng = Rng(3);
+            let mut rng = Rng::new(3);
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
             let w = rng.vec(g.c_out * g.c_in * g.kh * g.kw);
             let gy = rng.vec(g.n * g.c_out * g.out_h() * g.out_w());

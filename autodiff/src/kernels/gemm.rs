@@ -423,21 +423,7 @@ mod tests {
     use super::*;
 
     /// Small deterministic generator of values in [-1, 1).
-    pub(crate) struct Rng(u64);
-    impl Rng {
-        pub(crate) fn new(seed: u64) -> Self {
-            Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-        }
-        pub(crate) fn next(&mut self) -> f32 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        }
-        pub(crate) fn vec(&mut self, len: usize) -> Vec<f32> {
-            (0..len).map(|_| self.next()).collect()
-        }
-    }
+    use crate::kernels::TestRng as Rng;
 
     /// Runs one configuration through `kernel` and the naive reference.
     #[allow(clippy::too_many_arguments)]

@@ -15,3 +15,26 @@ pub mod reduce;
 /// Below this many elements, kernels run on the calling thread: handing
 /// work to rayon costs more than it saves.
 pub const PARALLEL_MIN: usize = 1 << 15;
+
+/// A tiny deterministic generator (xorshift) for kernel tests: values in [-1, 1).
+#[cfg(test)]
+pub(crate) struct TestRng(u64);
+
+#[cfg(test)]
+impl TestRng {
+    /// A generator from `seed` (any value).
+    pub(crate) fn new(seed: u64) -> Self {
+        TestRng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    /// The next value.
+    pub(crate) fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    /// `len` values.
+    pub(crate) fn vec(&mut self, len: usize) -> Vec<f32> {
+        (0..len).map(|_| self.next()).collect()
+    }
+}

@@ -310,19 +310,7 @@ pub fn adaptive_avg_pool2d_adjoint(n: usize, c: usize, h: usize, w: usize, oh: u
 mod tests {
     use super::*;
 
-    struct Rng(u64);
-    impl Rng {
-        fn vec(&mut self, len: usize) -> Vec<f32> {
-            (0..len)
-                .map(|_| {
-                    self.0 ^= self.0 << 13;
-                    self.0 ^= self.0 >> 7;
-                    self.0 ^= self.0 << 17;
-                    ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-                })
-                .collect()
-        }
-    }
+    use crate::kernels::TestRng as Rng;
 
     #[allow(clippy::too_many_arguments)]
     fn geom(
@@ -435,7 +423,7 @@ mod tests {
 
     #[test]
     fn max_pool_matches_naive() {
-        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let mut rng = Rng::new(0x0123_4567_89ab_cdef);
         for g in geometries() {
             let mut x = rng.vec(g.n * g.c * g.h * g.w);
             // Quantize to create ties.
@@ -472,7 +460,7 @@ mod tests {
 
     #[test]
     fn avg_pool_matches_naive_and_adjoint() {
-        let mut rng = Rng(0xfeed_face_dead_beef);
+        let mut rng = Rng::new(0xfeed_face_dead_beef);
         for g in geometries() {
             for include_pad in [false, true] {
                 let x = rng.vec(g.n * g.c * g.h * g.w);
@@ -511,7 +499,7 @@ mod tests {
 
     #[test]
     fn gather_scatter_adjoint() {
-        let mut rng = Rng(99);
+        let mut rng = Rng::new(99);
         for g in geometries() {
             let x = rng.vec(g.n * g.c * g.h * g.w);
             let len = g.n * g.c * g.out_h() * g.out_w();
@@ -531,7 +519,7 @@ mod tests {
 
     #[test]
     fn adaptive_matches_naive_and_adjoint() {
-        let mut rng = Rng(0xabcdef);
+        let mut rng = Rng::new(0xabcdef);
         for &(n, c, h, w, oh, ow) in &[
             (1, 1, 1, 1, 1, 1),
             (2, 3, 7, 5, 3, 2),
@@ -571,9 +559,9 @@ mod tests {
     #[test]
     fn bit_identical_across_thread_counts() {
         let g = geom(4, 16, 33, 31, 3, 3, (2, 2), (1, 1), true);
-        let x = Rng(5).vec(g.n * g.c * g.h * g.w);
+        let x = Rng::new(5).vec(g.n * g.c * g.h * g.w);
         let len = g.n * g.c * g.out_h() * g.out_w();
-        let gy = Rng(6).vec(len);
+        let gy = Rng::new(6).vec(len);
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
