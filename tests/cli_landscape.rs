@@ -202,42 +202,19 @@ fn broken_input_is_reported() {
     }
     // An existing --out is refused and kept.
     let out = tmp("keep");
-    ok(llv(&["interpolate", "--model", "lenet", "--from", s(init), "--to", s(fin), "--limit", "50", "--range", "0:1:2", "--out", s(&out)]));
+    let interp = |limit: &str, extra: &[&str]| {
+        let mut args = vec!["interpolate", "--model", "lenet", "--from", s(init), "--to", s(fin), "--limit", limit, "--range", "0:1:2"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", s(&out)]);
+        llv(&args)
+    };
+    ok(interp("50", &[]));
     let before = std::fs::read(out.join("surface.jsonl")).unwrap();
-    let e = err(&llv(&[
-        "interpolate",
-        "--model",
-        "lenet",
-        "--from",
-        s(init),
-        "--to",
-        s(fin),
-        "--limit",
-        "50",
-        "--range",
-        "0:1:2",
-        "--out",
-        s(&out),
-    ]));
+    let e = err(&interp("50", &[]));
     assert!(e.contains("not empty"), "{e}");
     assert_eq!(std::fs::read(out.join("surface.jsonl")).unwrap(), before);
     // Resuming with a different plan is refused.
-    let e = err(&llv(&[
-        "interpolate",
-        "--model",
-        "lenet",
-        "--from",
-        s(init),
-        "--to",
-        s(fin),
-        "--limit",
-        "60",
-        "--range",
-        "0:1:2",
-        "--resume",
-        "--out",
-        s(&out),
-    ]));
+    let e = err(&interp("60", &["--resume"]));
     assert!(e.contains("plans differ") && e.contains("limit"), "{e}");
     assert_eq!(std::fs::read(out.join("surface.jsonl")).unwrap(), before);
 }

@@ -25,6 +25,7 @@
 //! 4. Test it on a function with a known answer (see the tests of `pal.rs`).
 
 use autodiff::Tensor;
+use nn::{Module, ModuleExt};
 
 /// What an optimizer may ask of the model during a step. All calls use the
 /// current minibatch (and the same randomness) until `next_batch`.
@@ -152,4 +153,39 @@ pub(crate) fn load_slot(state: &[(String, Tensor)], slot: &str) -> Vec<Tensor> {
 /// Names a slot's tensors `slot.0`, `slot.1`, … for [`Optimizer::state`].
 pub(crate) fn save_slot(slot: &str, ts: &[Tensor]) -> Vec<(String, Tensor)> {
     ts.iter().enumerate().map(|(i, t)| (format!("{slot}.{i}"), t.clone())).collect()
+}
+
+/// A training-mode pass of `loss(model)` at `params`, differentiated: the
+/// parameters are set to fresh leaves, the loss is built and its gradients
+/// taken (without recording). Batch-norm buffers keep this pass's update
+/// only if `update_buffers`. Returns the loss tensor and the gradients.
+/// What model-backed [`Objective`]s share.
+pub fn model_loss_grad(
+    model: &mut dyn Module,
+    params: &[Tensor],
+    update_buffers: bool,
+    loss: impl FnOnce(&mut dyn Module) -> Tensor,
+) -> (Tensor, Vec<Tensor>) {
+    let saved = (!update_buffers).then(|| model.buffers());
+    let leaves: Vec<Tensor> = params.iter().map(|p| p.detach().requires_grad_()).collect();
+    model.set_parameters(&leaves);
+    model.set_training(true);
+    let l = loss(model);
+    let g = autodiff::grad(std::slice::from_ref(&l), &leaves, false);
+    if let Some(saved) = saved {
+        model.set_buffers(&saved);
+    }
+    (l, g)
+}
+
+/// A training-mode loss at `params` with no graph; buffers are left as
+/// they were (PAL's second pass).
+pub fn model_loss(model: &mut dyn Module, params: &[Tensor], loss: impl FnOnce(&mut dyn Module) -> Tensor) -> f32 {
+    let _g = autodiff::no_grad();
+    let saved = model.buffers();
+    model.set_parameters(params);
+    model.set_training(true);
+    let value = loss(model).item();
+    model.set_buffers(&saved);
+    value
 }

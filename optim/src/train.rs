@@ -3,7 +3,7 @@
 //! [`BatchObjective`], a learning-rate [`Schedule`], per-epoch evaluation,
 //! and hooks for checkpoints, logs and progress.
 
-use crate::optimizer::{Objective, Optimizer, StepReport};
+use crate::optimizer::{model_loss, model_loss_grad, Objective, Optimizer, StepReport};
 use crate::schedule::Schedule;
 use autodiff::Tensor;
 use datasets::{Batch, ClassificationSet, DataLoader, Epoch};
@@ -133,19 +133,18 @@ impl<'m, 'd> BatchObjective<'m, 'd> {
 
 impl Objective for BatchObjective<'_, '_> {
     fn loss_grad(&mut self, params: &[Tensor], update_buffers: bool) -> (f32, Vec<Tensor>) {
-        let saved = (!update_buffers).then(|| self.model.buffers());
-        let leaves: Vec<Tensor> = params.iter().map(|p| p.detach().requires_grad_()).collect();
-        self.model.set_parameters(&leaves);
-        self.model.set_training(true);
         let x = self.input().clone();
-        let logits = self.model.forward(&x);
-        let loss = logits.cross_entropy(&self.targets);
-        let g = autodiff::grad(std::slice::from_ref(&loss), &leaves, false);
+        let targets = &self.targets;
+        let mut logits = None;
+        let (loss, g) = model_loss_grad(self.model, params, update_buffers, |m| {
+            let out = m.forward(&x);
+            let l = out.cross_entropy(targets);
+            logits = Some(out);
+            l
+        });
         let value = loss.item();
-        if let Some(saved) = saved {
-            self.model.set_buffers(&saved);
-        } else {
-            let pred = logits.argmax(1);
+        if update_buffers {
+            let pred = logits.expect("forward ran").argmax(1);
             self.correct += pred.iter().zip(&self.targets).filter(|(p, t)| p == t).count();
             self.seen += self.targets.len();
             self.loss_sum += value as f64 * self.targets.len() as f64;
@@ -154,14 +153,9 @@ impl Objective for BatchObjective<'_, '_> {
     }
 
     fn loss(&mut self, params: &[Tensor]) -> f32 {
-        let _g = autodiff::no_grad();
-        let saved = self.model.buffers();
-        self.model.set_parameters(params);
-        self.model.set_training(true);
         let x = self.input().clone();
-        let value = self.model.forward(&x).cross_entropy(&self.targets).item();
-        self.model.set_buffers(&saved);
-        value
+        let targets = &self.targets;
+        model_loss(self.model, params, |m| m.forward(&x).cross_entropy(targets))
     }
 
     fn next_batch(&mut self) -> bool {

@@ -30,7 +30,7 @@
 //!   validation tokens cut as `BpttBatches(eval_batch_size, seq_len)`, zero
 //!   state per window, mean cross-entropy over all positions of all windows.
 
-use crate::optimizer::{Objective, Optimizer, StepReport};
+use crate::optimizer::{model_loss, model_loss_grad, Objective, Optimizer, StepReport};
 use crate::schedule::Schedule;
 use crate::train::{NoHooks, TrainError};
 use autodiff::Tensor;
@@ -182,19 +182,13 @@ impl<'m, 'd> LmObjective<'m, 'd> {
 
 impl Objective for LmObjective<'_, '_> {
     fn loss_grad(&mut self, params: &[Tensor], update_buffers: bool) -> (f32, Vec<Tensor>) {
-        let saved = (!update_buffers).then(|| self.model.buffers());
-        let leaves: Vec<Tensor> = params.iter().map(|p| p.detach().requires_grad_()).collect();
-        self.model.set_parameters(&leaves);
-        self.model.set_training(true);
         let x = self.input().clone();
-        let loss = lm_loss(self.model, &x, &self.targets);
-        let mut g = autodiff::grad(std::slice::from_ref(&loss), &leaves, false);
+        let targets = &self.targets;
+        let (loss, mut g) = model_loss_grad(self.model, params, update_buffers, |m| lm_loss(m, &x, targets));
         let value = loss.item();
         drop(loss);
         let clipped = self.clip.is_some_and(|c| clip_grad_norm(&mut g, c) + 1e-6 > c as f64);
-        if let Some(saved) = saved {
-            self.model.set_buffers(&saved);
-        } else {
+        if update_buffers {
             self.passes += 1;
             self.loss_sum += value as f64;
             self.clipped += clipped as usize;
@@ -203,14 +197,9 @@ impl Objective for LmObjective<'_, '_> {
     }
 
     fn loss(&mut self, params: &[Tensor]) -> f32 {
-        let _g = autodiff::no_grad();
-        let saved = self.model.buffers();
-        self.model.set_parameters(params);
-        self.model.set_training(true);
         let x = self.input().clone();
-        let value = lm_loss(self.model, &x, &self.targets).item();
-        self.model.set_buffers(&saved);
-        value
+        let targets = &self.targets;
+        model_loss(self.model, params, |m| lm_loss(m, &x, targets))
     }
 
     fn next_batch(&mut self) -> bool {
