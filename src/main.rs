@@ -123,10 +123,12 @@ fn tune_allocator() {
         }
         const M_TRIM_THRESHOLD: i32 = -1;
         const M_MMAP_MAX: i32 = -4;
+        const M_ARENA_MAX: i32 = -8;
         // SAFETY: mallopt only adjusts glibc's allocator parameters; it is
         // called once, before any other thread exists.
         unsafe {
             mallopt(M_MMAP_MAX, 0);
+            mallopt(M_ARENA_MAX, 1);
             mallopt(M_TRIM_THRESHOLD, i32::MAX);
         }
     }

@@ -11,7 +11,7 @@ use std::cell::Cell;
 
 use rayon::prelude::*;
 
-use super::gemm::gemm;
+use super::gemm::{gemm, give_back_scratch, round_up, slice_depth, take_scratch, Offsets, Packed, PackedLhs, NR};
 
 /// Geometry of a 2-D convolution, NCHW input, weights `[c_out, c_in, kh, kw]` (groups = 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,7 +189,151 @@ fn with_col<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     r
 }
 
+/// Packs rows `pc..pc+kc` and columns `j0..j0+nb` of image `x`'s im2col matrix
+/// (see [`im2col`]) straight from the image into `NR`-column panels, the layout
+/// [`PackedLhs::multiply_slice`] expects (implicit im2col: no column buffer).
+fn pack_im2col(g: &Conv2dGeom, x: &[f32], pc: usize, kc: usize, j0: usize, nb: usize, out: &mut [f32]) {
+    let ow = g.out_w();
+    let (sh, sw) = g.stride;
+    let (ph, pw) = g.padding;
+    let (dh, dw) = g.dilation;
+    let plane = g.h * g.w;
+    for (p, panel) in out[..round_up(nb, NR) * kc].chunks_exact_mut(kc * NR).enumerate() {
+        let q0 = j0 + p * NR;
+        let nr = NR.min(j0 + nb - q0);
+        // The panel's positions, cut into runs that share an output row:
+        // (offset in the panel, oy, first ox, length).
+        let mut runs = [(0usize, 0usize, 0usize, 0usize); NR];
+        let mut nruns = 0;
+        let mut q = q0;
+        while q < q0 + nr {
+            let (oy, ox) = (q / ow, q % ow);
+            let len = (ow - ox).min(q0 + nr - q);
+            runs[nruns] = (q - q0, oy, ox, len);
+            nruns += 1;
+            q += len;
+        }
+        for (kk, dst) in panel.chunks_exact_mut(NR).enumerate() {
+            let r = pc + kk;
+            let kj = r % g.kw;
+            let ki = (r / g.kw) % g.kh;
+            let ci = r / (g.kh * g.kw);
+            let xp = &x[ci * plane..(ci + 1) * plane];
+            dst[nr..].fill(0.0);
+            let (lo, hi) = valid_range(ow, kj * dw, pw, sw, g.w);
+            for &(off, oy, ox0, len) in &runs[..nruns] {
+                let d = &mut dst[off..off + len];
+                let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                if iy < 0 || iy >= g.h as isize {
+                    d.fill(0.0);
+                    continue;
+                }
+                let xrow = &xp[iy as usize * g.w..(iy as usize + 1) * g.w];
+                // Valid ox in [lo, hi) intersected with [ox0, ox0 + len).
+                let (a, b) = (lo.clamp(ox0, ox0 + len), hi.clamp(ox0, ox0 + len));
+                d[..a - ox0].fill(0.0);
+                d[b - ox0..].fill(0.0);
+                if a < b {
+                    let ix0 = a * sw + kj * dw - pw;
+                    let dv = &mut d[a - ox0..b - ox0];
+                    if sw == 1 {
+                        dv.copy_from_slice(&xrow[ix0..ix0 + dv.len()]);
+                    } else {
+                        for (o, &v) in dv.iter_mut().zip(xrow[ix0..].iter().step_by(sw)) {
+                            *o = v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Per-thread buffer for panels packed by [`pack_im2col`].
+    static PACK_COL: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Output positions per packed block of the implicit-GEMM path: enough that
+/// one packed slice (`slice_depth × COLS` floats) stays within L2.
+fn cols_per_block(kd: usize) -> usize {
+    let kc = slice_depth(kd).max(1);
+    ((1 << 16) / kc / NR * NR).clamp(NR, 1 << 12)
+}
+
+thread_local! {
+    /// Per-thread output block of [`forward_direct`] (padded-width rows).
+    static OUT_BLOCK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Stride-1 convolution without im2col: each image is copied once into a
+/// zero-padded buffer `xp [c_in, hp, wp]`; output position `q = oy·wp + ox`
+/// then reads row `r = (ci, ki, kj)` of the im2col matrix at
+/// `xp[offset(r) + q]` with `offset(r) = ci·hp·wp + ki·dh·wp + kj·dw`, so the
+/// GEMM microkernel reads `B` straight from `xp` ([`Offsets`]).  Columns
+/// `ox ≥ ow` of each padded-width row are computed and dropped.
+fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
+    let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
+    let (oh, ow) = (g.out_h(), g.out_w());
+    let (hp, wp) = (g.h + 2 * g.padding.0, g.w + 2 * g.padding.1);
+    let plane = hp * wp;
+    let qn = (oh - 1) * wp + ow;
+    let offsets: Vec<usize> = (0..kd)
+        .map(|r| {
+            let (ci, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
+            ci * plane + ki * g.dilation.0 * wp + kj * g.dilation.1
+        })
+        .collect();
+    let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
+    let kds = slice_depth(kd);
+    let cols = cols_per_block(kd).min(round_up(qn, NR));
+    // Panels read up to round_up(qn, NR) columns: pad the buffer past its end.
+    let xp_len = g.c_in * plane + NR;
+    y.par_chunks_mut(g.c_out * no).enumerate().for_each(|(i, yi)| {
+        let xi = &x[i * xs..(i + 1) * xs];
+        let mut xpv = take_scratch(&PACK_COL, xp_len);
+        let xp = &mut xpv[..xp_len];
+        xp.fill(0.0);
+        for (ci, src) in xi.chunks_exact(g.h * g.w).enumerate() {
+            for (iy, row) in src.chunks_exact(g.w).enumerate() {
+                let dst = ci * plane + (iy + g.padding.0) * wp + g.padding.1;
+                xp[dst..dst + g.w].copy_from_slice(row);
+            }
+        }
+        let mut yv = take_scratch(&OUT_BLOCK, g.c_out * cols);
+        for j0 in (0..qn).step_by(cols) {
+            let nb = cols.min(qn - j0);
+            for pc in (0..kd).step_by(kds) {
+                let kc = kds.min(kd - pc);
+                let b = Offsets { base: xp[j0..].as_ptr(), offsets: offsets[pc..pc + kc].as_ptr() };
+                // SAFETY: every row read, xp[offsets[r] + j0 + col] with col <
+                // round_up(nb, NR), is below c_in·plane + NR = xp.len() (the
+                // largest offset plus qn is exactly c_in·plane); `yv` holds
+                // c_out rows of `cols ≥ nb` and is owned by this task.
+                unsafe { lhs.multiply_slice(pc, kc, b, nb, yv.as_mut_ptr(), cols, pc > 0) };
+            }
+            // Keep the valid columns (ox < ow) of the block.
+            for oy in j0 / wp..=((j0 + nb - 1) / wp).min(oh - 1) {
+                let (lo, hi) = ((oy * wp).max(j0), (oy * wp + ow).min(j0 + nb));
+                if lo >= hi {
+                    continue;
+                }
+                let dst0 = oy * ow + (lo - oy * wp);
+                for (co, yrow) in yv[..g.c_out * cols].chunks_exact(cols).enumerate() {
+                    yi[co * no + dst0..co * no + dst0 + hi - lo].copy_from_slice(&yrow[lo - j0..hi - j0]);
+                }
+            }
+        }
+        give_back_scratch(&OUT_BLOCK, yv);
+        give_back_scratch(&PACK_COL, xpv);
+    });
+}
+
 /// `y [n, c_out, oh, ow] = conv(x [n, c_in, h, w], w)` (no bias; overwrites `y`).
+///
+/// Batches of two or more images run in parallel over images, each packing
+/// its im2col panels straight from the image against weights packed once
+/// ([`PackedLhs`]); a single image uses an explicit im2col and the parallel GEMM.
 pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     g.check(x.len(), w.len(), y.len());
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
@@ -197,19 +341,76 @@ pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     if y.is_empty() {
         return;
     }
-    if g.is_pointwise() {
+    if kd == 0 {
+        y.fill(0.0);
+        return;
+    }
+    if g.n >= 2 && g.stride == (1, 1) {
+        forward_direct(g, x, w, y);
+    } else if g.n >= 2 {
+        let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
+        let kds = slice_depth(kd);
+        let cols = cols_per_block(kd).min(round_up(no, NR));
         y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| {
             let xi = &x[i * xs..(i + 1) * xs];
-            gemm(g.c_out, no, kd, w, kd, false, xi, no, false, yi, no, false);
+            let mut bp = take_scratch(&PACK_COL, kds * cols);
+            for j0 in (0..no).step_by(cols) {
+                let nb = cols.min(no - j0);
+                for pc in (0..kd).step_by(kds) {
+                    let kc = kds.min(kd - pc);
+                    pack_im2col(g, xi, pc, kc, j0, nb, &mut bp);
+                    // SAFETY: rows 0..c_out, columns j0..j0+nb of this image's
+                    // output (stride `no`) lie inside `yi`, which this task owns.
+                    unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), nb, yi.as_mut_ptr().add(j0), no, pc > 0) };
+                }
+            }
+            give_back_scratch(&PACK_COL, bp);
         });
+        debug_assert_eq!(lhs.rows(), g.c_out);
+    } else if g.is_pointwise() {
+        gemm(g.c_out, no, kd, w, kd, false, x, no, false, y, no, false);
     } else {
-        y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| {
-            with_col(kd * no, |col| {
-                im2col(g, &x[i * xs..(i + 1) * xs], col);
-                gemm(g.c_out, no, kd, w, kd, false, col, no, false, yi, no, false);
-            })
+        with_col(kd * no, |col| {
+            im2col(g, x, col);
+            gemm(g.c_out, no, kd, w, kd, false, col, no, false, y, no, false);
         });
     }
+}
+
+/// For stride 1, the input gradient is itself a convolution: of `gy` with the
+/// weights transposed (`c_in ↔ c_out`) and flipped spatially, padded by
+/// `d·(k−1) − p`.  Returns that geometry and weight when it applies.
+fn input_grad_as_forward(g: &Conv2dGeom, w: &[f32]) -> Option<(Conv2dGeom, Vec<f32>)> {
+    let (dh, dw) = g.dilation;
+    let span = (dh * (g.kh.max(1) - 1), dw * (g.kw.max(1) - 1));
+    if g.stride != (1, 1) || g.padding.0 > span.0 || g.padding.1 > span.1 || g.out_plane() == 0 || g.n < 2 {
+        return None;
+    }
+    let g2 = Conv2dGeom {
+        n: g.n,
+        c_in: g.c_out,
+        h: g.out_h(),
+        w: g.out_w(),
+        c_out: g.c_in,
+        kh: g.kh,
+        kw: g.kw,
+        stride: (1, 1),
+        padding: (span.0 - g.padding.0, span.1 - g.padding.1),
+        dilation: g.dilation,
+    };
+    debug_assert_eq!((g2.out_h(), g2.out_w()), (g.h, g.w));
+    let taps = g.kh * g.kw;
+    let mut wt = vec![0.0; w.len()];
+    for co in 0..g.c_out {
+        for ci in 0..g.c_in {
+            let src = &w[(co * g.c_in + ci) * taps..][..taps];
+            let dst = &mut wt[(ci * g.c_out + co) * taps..][..taps];
+            for (d, &v) in dst.iter_mut().zip(src.iter().rev()) {
+                *d = v;
+            }
+        }
+    }
+    Some((g2, wt))
 }
 
 /// `gx [n, c_in, h, w]` = adjoint wrt `x` (a transposed convolution of
@@ -223,6 +424,10 @@ pub fn conv2d_input_grad(g: &Conv2dGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) 
     }
     if no == 0 {
         gx.fill(0.0);
+        return;
+    }
+    if let Some((g2, wt)) = input_grad_as_forward(g, w) {
+        conv2d_forward(&g2, gy, &wt, gx);
         return;
     }
     if g.is_pointwise() {
@@ -399,6 +604,9 @@ mod tests {
             geom(3, 5, 12, 12, 7, 3, 3, (1, 1), (1, 1), (1, 1)),
             geom(2, 1, 4, 4, 1, 3, 3, (3, 3), (0, 0), (1, 1)),
             geom(20, 2, 4, 5, 3, 2, 2, (1, 2), (1, 0), (1, 1)), // > MAX_CHUNKS images
+            // Direct stride-1 path: dilation, unequal padding, several k slices (c_in·9 > KC).
+            geom(2, 40, 6, 7, 9, 3, 3, (1, 1), (2, 1), (2, 1)),
+            geom(2, 3, 17, 19, 20, 3, 3, (1, 1), (1, 1), (1, 1)),
             // Big enough to make the inner gemm go parallel and to chunk the batch.
             geom(5, 16, 20, 18, 24, 3, 3, (1, 1), (1, 1), (1, 1)),
         ]
@@ -533,6 +741,49 @@ mod tests {
             let i = time(&mut || conv2d_input_grad(&g, &gy, &w, &mut gx));
             let wg = time(&mut || conv2d_weight_grad(&g, &x, &gy, &mut gw));
             println!("{g:?}\n  GFLOP/s: forward {f:.1}, input_grad {i:.1}, weight_grad {wg:.1}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use crate::kernels::TestRng as Rng;
+
+    /// GFLOP/s of the three passes on ResNet-20's convolution shapes (batch 128).
+    /// `cargo test --release -p autodiff --lib -- --ignored --nocapture bench_resnet_convs`
+    #[test]
+    #[ignore]
+    fn bench_resnet_convs() {
+        let mut rng = Rng::new(3);
+        for &(c_in, hw, c_out) in &[(3, 32, 16), (16, 32, 16), (32, 16, 32), (64, 8, 64)] {
+            let g = Conv2dGeom { n: 128, c_in, h: hw, w: hw, c_out, kh: 3, kw: 3, stride: (1, 1), padding: (1, 1), dilation: (1, 1) };
+            let x = rng.vec(g.n * g.x_size());
+            let w = rng.vec(c_out * g.k_dim());
+            let mut y = vec![0.0; g.n * c_out * g.out_plane()];
+            let mut gx = vec![0.0; x.len()];
+            let mut gw = vec![0.0; w.len()];
+            let flops = 2.0 * (g.n * c_out * g.out_plane() * g.k_dim()) as f64;
+            let time = |f: &mut dyn FnMut()| {
+                f();
+                let t = std::time::Instant::now();
+                for _ in 0..5 {
+                    f();
+                }
+                t.elapsed().as_secs_f64() / 5.0
+            };
+            let tf = time(&mut || conv2d_forward(&g, &x, &w, &mut y));
+            let ti = time(&mut || conv2d_input_grad(&g, &y, &w, &mut gx));
+            let tw = time(&mut || conv2d_weight_grad(&g, &x, &y, &mut gw));
+            println!(
+                "{c_in:>2}->{c_out:<2} {hw:>2}x{hw:<2}: forward {:.2} ms ({:.0} GFLOP/s), input grad {:.2} ms ({:.0}), weight grad {:.2} ms ({:.0})",
+                tf * 1e3,
+                flops / tf / 1e9,
+                ti * 1e3,
+                flops / ti / 1e9,
+                tw * 1e3,
+                flops / tw / 1e9
+            );
         }
     }
 }

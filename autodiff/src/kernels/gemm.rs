@@ -5,8 +5,13 @@
 //! grouped by slices of the reduction dimension (`k` cut into equal slices of at
 //! most `KC`).  `C` is then cut into a fixed grid of `MC × NB` tiles which run in
 //! parallel; each tile packs its rows of `op(A)` into `MR`-tall row panels one
-//! slice at a time and calls the register-blocked microkernel on every `MR × NR`
-//! sub-tile.  Packing buffers are cached per thread and reused across calls.
+//! slice at a time and runs the macro-kernel ([`multiply_packed`]): the
+//! register-blocked microkernel on every `MR × NR` sub-tile, storing straight
+//! into `C`.  Packing buffers are cached per thread and reused across calls.
+//!
+//! The same packed layout and macro-kernel serve the convolutions
+//! (`kernels::conv`), which pack their right-hand side straight from the image
+//! (implicit im2col) and their left-hand side once per call ([`PackedLhs`]).
 //!
 //! Determinism: every element of `C` is owned by exactly one tile and its reduction
 //! over `k` always runs in the same order (microkernel over a slice, slices added
@@ -14,11 +19,11 @@
 //! rayon threads.  The grid does not depend on the thread count either.
 //!
 //! The microkernel is the SIMD boundary: `Kernel` is a plain function pointer,
-//! chosen once per call by `select_kernel`.  On x86-64 a copy compiled with
-//! `avx2,fma` is used when the CPU supports it; otherwise the portable scalar
-//! kernel (written so LLVM vectorizes it with the baseline SSE2) runs.  The two
-//! paths round differently (fused vs separate multiply-add), so results are
-//! reproducible per machine, not across machines.
+//! chosen once per call by `select_kernel`.  On x86-64 an AVX2+FMA kernel
+//! written with intrinsics is used when the CPU supports it; otherwise the
+//! portable scalar kernel (written so LLVM vectorizes it with the baseline
+//! SSE2) runs.  The two paths round differently (fused vs separate
+//! multiply-add), so results are reproducible per machine, not across machines.
 
 use std::cell::Cell;
 use std::thread::LocalKey;
@@ -26,9 +31,9 @@ use std::thread::LocalKey;
 use rayon::prelude::*;
 
 /// Rows of the register-blocked microkernel tile.
-const MR: usize = 6;
+pub(crate) const MR: usize = 6;
 /// Columns of the register-blocked microkernel tile.
-const NR: usize = 16;
+pub(crate) const NR: usize = 16;
 /// Depth of one packed slice of the reduction dimension.
 const KC: usize = 256;
 /// Rows of `C` per parallel tile (multiple of `MR`).
@@ -42,53 +47,142 @@ const PAR_FLOPS: usize = 1 << 21;
 
 /// Depth of the `k` slices actually used: `k` split into equal slices of at most
 /// `KC` (avoids a short trailing slice).  Depends on `k` only.
-fn slice_depth(k: usize) -> usize {
+pub(crate) fn slice_depth(k: usize) -> usize {
     k.div_ceil(k.div_ceil(KC).max(1))
 }
 
-/// A microkernel: given `kc`, a packed `A` micro-panel (`kc × MR`, `MR` contiguous
-/// per step) and a packed `B` micro-panel (`kc × NR`), returns the `MR × NR` product.
-type Kernel = fn(usize, &[f32], &[f32]) -> [[f32; NR]; MR];
+/// Where a microkernel reads its `kc × NR` block of `B`: row `kk` (`NR`
+/// consecutive floats) starts at [`PanelB::row`]`(kk)`.
+pub(crate) trait PanelB: Copy {
+    /// Start of row `kk`.
+    ///
+    /// # Safety
+    /// `kk` must be below the `kc` the panel was built for.
+    unsafe fn row(self, kk: usize) -> *const f32;
+    /// The same source moved `cols` columns to the right.
+    ///
+    /// # Safety
+    /// The moved panel must still lie in the underlying buffer.
+    unsafe fn shift(self, cols: usize, kc: usize) -> Self;
+}
 
-/// Shared microkernel body.  `FUSED` selects `mul_add` (only sensible when the
-/// target has FMA; otherwise it would call a slow libm routine).
-#[inline(always)]
-fn kernel_body<const FUSED: bool>(kc: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+/// A packed panel: rows of `NR` floats one after another.
+#[derive(Clone, Copy)]
+pub(crate) struct Packed(pub(crate) *const f32);
+
+impl PanelB for Packed {
+    #[inline(always)]
+    unsafe fn row(self, kk: usize) -> *const f32 {
+        // SAFETY: forwarded contract.
+        unsafe { self.0.add(kk * NR) }
+    }
+    #[inline(always)]
+    unsafe fn shift(self, cols: usize, kc: usize) -> Self {
+        // Panels of kc × NR follow each other; `cols` is a multiple of NR.
+        // SAFETY: forwarded contract.
+        Packed(unsafe { self.0.add(cols * kc) })
+    }
+}
+
+/// An unpacked source: row `kk` starts at `base + offsets[kk]` (the rows of a
+/// direct convolution are shifted views of one zero-padded image).
+#[derive(Clone, Copy)]
+pub(crate) struct Offsets {
+    /// First column of the panel.
+    pub(crate) base: *const f32,
+    /// Offset of each row from `base`.
+    pub(crate) offsets: *const usize,
+}
+
+impl PanelB for Offsets {
+    #[inline(always)]
+    unsafe fn row(self, kk: usize) -> *const f32 {
+        // SAFETY: forwarded contract.
+        unsafe { self.base.add(*self.offsets.add(kk)) }
+    }
+    #[inline(always)]
+    unsafe fn shift(self, cols: usize, _kc: usize) -> Self {
+        // SAFETY: forwarded contract.
+        Offsets { base: unsafe { self.base.add(cols) }, ..self }
+    }
+}
+
+/// A microkernel: `C[MR × NR] (+)= A·B` over `kc` steps, where `a` is a packed
+/// `A` micro-panel (`kc × MR`, `MR` contiguous per step), `b` gives the rows
+/// of `B` (`NR` floats each) and `c` is the top-left element of an `MR × NR`
+/// tile of `C` with row stride `ldc`; `accumulate` adds to `C` instead of
+/// overwriting.
+///
+/// Safety contract: `a` is valid for `kc·MR` reads, every `b.row(kk)` for
+/// `NR` reads, and the `MR` rows of `NR` elements at `c + r·ldc` are valid for
+/// writes and not aliased by any live reference.
+pub(crate) type Kernel<B> = unsafe fn(usize, *const f32, B, *mut f32, usize, bool);
+
+/// Portable microkernel (separate multiply and add), written over arrays so
+/// that LLVM vectorizes it with whatever the baseline target offers.
+///
+/// # Safety
+/// The [`Kernel`] contract.
+unsafe fn kernel_scalar<B: PanelB>(kc: usize, a: *const f32, b: B, c: *mut f32, ldc: usize, accumulate: bool) {
+    // SAFETY: the caller guarantees these extents (Kernel contract).
+    let a = unsafe { std::slice::from_raw_parts(a, kc * MR) };
     let mut acc = [[0.0f32; NR]; MR];
-    let a = &a[..kc * MR];
-    let b = &b[..kc * NR];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
-        let bp: &[f32; NR] = bp.try_into().unwrap();
+    for (kk, ap) in a.chunks_exact(MR).enumerate() {
+        // SAFETY: kk < kc (Kernel contract).
+        let bp: &[f32; NR] = unsafe { &*(b.row(kk) as *const [f32; NR]) };
         for (row, &ai) in acc.iter_mut().zip(ap) {
             for (c, &bj) in row.iter_mut().zip(bp) {
-                *c = if FUSED { ai.mul_add(bj, *c) } else { *c + ai * bj };
+                *c += ai * bj;
             }
         }
     }
-    acc
+    for (r, accr) in acc.iter().enumerate() {
+        // SAFETY: row r of the tile is valid for NR writes and unaliased (Kernel contract).
+        let row = unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), NR) };
+        if accumulate {
+            row.iter_mut().zip(accr).for_each(|(d, &v)| *d += v);
+        } else {
+            row.copy_from_slice(accr);
+        }
+    }
 }
 
-/// Portable microkernel (separate multiply and add).
-fn kernel_scalar(kc: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
-    kernel_body::<false>(kc, a, b)
-}
-
-/// The shared body compiled with AVX2 + FMA enabled.
+/// AVX2 + FMA microkernel: twelve 8-wide accumulators (6 rows × 2 vectors),
+/// per step two loads of `B`, six broadcasts of `A` and twelve FMAs.
+///
+/// # Safety
+/// The [`Kernel`] contract, and the CPU must support AVX2 and FMA (only
+/// handed out by `select_kernel` or tests after `avx2_fma_available()`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn kernel_avx2_fma_impl(kc: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
-    kernel_body::<true>(kc, a, b)
-}
-
-/// AVX2 + FMA microkernel.  Only ever handed out by `select_kernel` (or by tests)
-/// after `is_x86_feature_detected!` confirmed both features.
-#[cfg(target_arch = "x86_64")]
-fn kernel_avx2_fma(kc: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
-    // SAFETY: this function is only reachable through `select_kernel` /
-    // `avx2_fma_available`, which check at run time that the CPU supports AVX2
-    // and FMA, the only requirement of the `target_feature` function.  It gives
-    // roughly 2-3x over the SSE2 baseline.
-    unsafe { kernel_avx2_fma_impl(kc, a, b) }
+unsafe fn kernel_avx2_fma<B: PanelB>(kc: usize, a: *const f32, b: B, c: *mut f32, ldc: usize, accumulate: bool) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    let mut a = a;
+    // SAFETY: every pointer offset stays inside the extents of the Kernel contract.
+    unsafe {
+        for kk in 0..kc {
+            let bp = b.row(kk);
+            let b0 = _mm256_loadu_ps(bp);
+            let b1 = _mm256_loadu_ps(bp.add(8));
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let ar = _mm256_broadcast_ss(&*a.add(r));
+                acc_r[0] = _mm256_fmadd_ps(ar, b0, acc_r[0]);
+                acc_r[1] = _mm256_fmadd_ps(ar, b1, acc_r[1]);
+            }
+            a = a.add(MR);
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            let p = c.add(r * ldc);
+            let (mut v0, mut v1) = (acc_r[0], acc_r[1]);
+            if accumulate {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(p));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(p.add(8)));
+            }
+            _mm256_storeu_ps(p, v0);
+            _mm256_storeu_ps(p.add(8), v1);
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -97,14 +191,14 @@ fn avx2_fma_available() -> bool {
 }
 
 /// Picks the fastest microkernel the running CPU supports.
-fn select_kernel() -> Kernel {
+pub(crate) fn select_kernel<B: PanelB>() -> Kernel<B> {
     #[cfg(target_arch = "x86_64")]
     {
         if avx2_fma_available() {
-            return kernel_avx2_fma;
+            return kernel_avx2_fma::<B>;
         }
     }
-    kernel_scalar
+    kernel_scalar::<B>
 }
 
 /// C (m×n, row stride ldc) = op(A)·op(B) (+ C if accumulate).
@@ -186,7 +280,7 @@ fn check_operand(name: &str, rows: usize, cols: usize, ld: usize, len: usize) {
 /// [`gemm`] with an explicit microkernel.
 #[allow(clippy::too_many_arguments)]
 fn gemm_with(
-    kernel: Kernel,
+    kernel: Kernel<Packed>,
     m: usize,
     n: usize,
     k: usize,
@@ -219,40 +313,169 @@ fn gemm_with(
     let parallel = m.saturating_mul(n).saturating_mul(k).saturating_mul(2) >= PAR_FLOPS;
     let a_op = Operand { data: a, ld: lda, trans: trans_a };
     let b_op = Operand { data: b, ld: ldb, trans: trans_b };
+    let c_ptr = SharedMut(c.as_mut_ptr());
 
     let mut bpack = take_scratch(&PACK_B, k * round_up(n.min(NC), NR));
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         let ncp = round_up(nc, NR);
         pack_b(&b_op, k, jc, nc, &mut bpack[..k * ncp], parallel);
+        let bpack = &bpack[..k * ncp];
 
-        // Fixed grid of tiles, each owning disjoint row pieces of C.
+        // Fixed grid of tiles; each owns the disjoint block rows i0.., columns jc+j0.. of C.
         let col_blocks = nc.div_ceil(NB);
-        let row_blocks = m.div_ceil(MC);
-        let mut tiles: Vec<Tile> = (0..row_blocks * col_blocks)
-            .map(|t| Tile { i0: (t / col_blocks) * MC, j0: (t % col_blocks) * NB, rows: Vec::with_capacity(MC) })
-            .collect();
-        for (i, row) in c.chunks_mut(ldc).take(m).enumerate() {
-            let rb = i / MC;
-            for (cb, piece) in row[jc..jc + nc].chunks_mut(NB).enumerate() {
-                tiles[rb * col_blocks + cb].rows.push(piece);
-            }
-        }
-
-        let ctx = TileCtx { kernel, a: a_op, k, bpack: &bpack[..k * ncp], ncp, accumulate };
+        let tiles = m.div_ceil(MC) * col_blocks;
         let apack_len = MC * slice_depth(k);
-        let run = |t: &mut Tile| {
+        let run = |t: usize| {
+            let (i0, j0) = ((t / col_blocks) * MC, (t % col_blocks) * NB);
+            let (mc, nb) = (MC.min(m - i0), NB.min(nc - j0));
             let mut ap = take_scratch(&PACK_A, apack_len);
-            ctx.run(t, &mut ap);
+            let kd = slice_depth(k);
+            for pc in (0..k).step_by(kd) {
+                let kc = kd.min(k - pc);
+                let apk = &mut ap[..round_up(mc, MR) * kc];
+                pack_a(&a_op, i0, mc, pc, kc, apk);
+                let bslice = &bpack[pc * ncp + j0 * kc..pc * ncp + (j0 + round_up(nb, NR)) * kc];
+                // SAFETY: the tile's block of C (rows i0..i0+mc, columns jc+j0..+nb) lies
+                // inside `c` (checked above) and no other tile touches it.
+                unsafe {
+                    let c0 = c_ptr.get().add(i0 * ldc + jc + j0);
+                    multiply_packed(kernel, kc, apk, mc, Packed(bslice.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
+                }
+            }
             give_back_scratch(&PACK_A, ap);
         };
-        if parallel && tiles.len() > 1 {
-            tiles.par_iter_mut().for_each(run);
+        if parallel && tiles > 1 {
+            (0..tiles).into_par_iter().for_each(run);
         } else {
-            tiles.iter_mut().for_each(run);
+            (0..tiles).for_each(run);
         }
     }
     give_back_scratch(&PACK_B, bpack);
+}
+
+/// A raw pointer to `C` shared by tasks that write disjoint blocks of it.
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut(pub(crate) *mut f32);
+// SAFETY: only used to hand disjoint blocks of one buffer to parallel tasks;
+// each task writes its own block only.
+unsafe impl Send for SharedMut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    /// The pointer (a method, so closures capture the whole `Send + Sync` wrapper).
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// The macro-kernel: `C[mc × nb] (+)= A·B` for one slice of depth `kc`, with
+/// `apack` the `MR`-row panels of `A` (`round_up(mc, MR) · kc` elements) and
+/// `b` the first `NR`-column panel of `B` (`round_up(nb, NR)` columns).  Full
+/// `MR × NR` sub-tiles go straight into `C`; edge tiles through a small buffer.
+///
+/// # Safety
+/// `b` must cover `kc` rows of `round_up(nb, NR)` columns; `c` must be valid
+/// for writes of `mc` rows of `nb` elements at stride `ldc`, with no live
+/// reference to that block.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn multiply_packed<B: PanelB>(
+    kernel: Kernel<B>,
+    kc: usize,
+    apack: &[f32],
+    mc: usize,
+    b: B,
+    nb: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    assert!(apack.len() >= round_up(mc, MR) * kc);
+    for jr in (0..nb).step_by(NR) {
+        let nr = NR.min(nb - jr);
+        // SAFETY: the caller's B covers round_up(nb, NR) columns.
+        let bpanel = unsafe { b.shift(jr, kc) };
+        for ir in (0..mc).step_by(MR) {
+            let mr = MR.min(mc - ir);
+            let apanel = apack[ir * kc..].as_ptr();
+            // SAFETY: panels hold kc·MR / kc·NR elements (asserted above); the
+            // C tile is inside the caller's block.
+            unsafe {
+                let ct = c.add(ir * ldc + jr);
+                if mr == MR && nr == NR {
+                    kernel(kc, apanel, bpanel, ct, ldc, accumulate);
+                } else {
+                    let mut tmp = [0.0f32; MR * NR];
+                    kernel(kc, apanel, bpanel, tmp.as_mut_ptr(), NR, false);
+                    for (r, t) in tmp.chunks_exact(NR).take(mr).enumerate() {
+                        let row = std::slice::from_raw_parts_mut(ct.add(r * ldc), nr);
+                        if accumulate {
+                            row.iter_mut().zip(t).for_each(|(d, &v)| *d += v);
+                        } else {
+                            row.copy_from_slice(&t[..nr]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `op(A)` (`m × k`) packed once into `MR`-row panels for every slice of the
+/// reduction dimension, for products that reuse the same left-hand side
+/// against many right-hand sides (the weights of a convolution).
+pub(crate) struct PackedLhs {
+    data: Vec<f32>,
+    m: usize,
+    k: usize,
+}
+
+impl PackedLhs {
+    /// Packs `op(A)`: `m × k` with row stride `lda`, or stored `k × m` when `trans`.
+    pub(crate) fn new(a: &[f32], lda: usize, trans: bool, m: usize, k: usize) -> PackedLhs {
+        let (ar, ac) = if trans { (k, m) } else { (m, k) };
+        check_operand("A", ar, ac, lda, a.len());
+        let mp = round_up(m, MR);
+        let mut data = vec![0.0; mp * k];
+        let op = Operand { data: a, ld: lda, trans };
+        let kd = slice_depth(k);
+        for pc in (0..k).step_by(kd.max(1)) {
+            let kc = kd.min(k - pc);
+            pack_a(&op, 0, m, pc, kc, &mut data[pc * mp..(pc + kc) * mp]);
+        }
+        PackedLhs { data, m, k }
+    }
+
+    /// Rows of `op(A)`.
+    pub(crate) fn rows(&self) -> usize {
+        self.m
+    }
+
+    /// `C[m × nb] (+)= op(A)[:, pc..pc+kc] · B` where `b` gives rows
+    /// `pc..pc+kc` of `B`; `pc`, `kc` must be a slice of [`slice_depth`]`(k)`.
+    /// Counts its flops in [`flop_count`].
+    ///
+    /// # Safety
+    /// As [`multiply_packed`]: `b` covers `kc` rows of `round_up(nb, NR)`
+    /// columns, `c` is valid for `m` rows of `nb` at stride `ldc`, unaliased.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn multiply_slice<B: PanelB>(
+        &self,
+        pc: usize,
+        kc: usize,
+        b: B,
+        nb: usize,
+        c: *mut f32,
+        ldc: usize,
+        accumulate: bool,
+    ) {
+        assert!(pc + kc <= self.k && pc.is_multiple_of(slice_depth(self.k).max(1)));
+        FLOPS.fetch_add(2 * (self.m * nb * kc) as u64, std::sync::atomic::Ordering::Relaxed);
+        let mp = round_up(self.m, MR);
+        // SAFETY: forwarded caller contract.
+        unsafe { multiply_packed(select_kernel::<B>(), kc, &self.data[pc * mp..(pc + kc) * mp], self.m, b, nb, c, ldc, accumulate) }
+    }
 }
 
 thread_local! {
@@ -265,7 +488,7 @@ thread_local! {
 /// Takes this thread's cached buffer out of `key`, grown to at least `len`.
 /// Re-entrant use (a rayon thread running a nested `gemm` while it waits)
 /// finds the slot empty and simply allocates.
-fn take_scratch(key: &'static LocalKey<Cell<Vec<f32>>>, len: usize) -> Vec<f32> {
+pub(crate) fn take_scratch(key: &'static LocalKey<Cell<Vec<f32>>>, len: usize) -> Vec<f32> {
     let mut v = key.take();
     if v.len() < len {
         v.resize(len, 0.0);
@@ -274,12 +497,12 @@ fn take_scratch(key: &'static LocalKey<Cell<Vec<f32>>>, len: usize) -> Vec<f32> 
 }
 
 /// Returns a buffer to this thread's cache, keeping the larger of the two.
-fn give_back_scratch(key: &'static LocalKey<Cell<Vec<f32>>>, v: Vec<f32>) {
+pub(crate) fn give_back_scratch(key: &'static LocalKey<Cell<Vec<f32>>>, v: Vec<f32>) {
     let old = key.take();
     key.set(if old.len() > v.len() { old } else { v });
 }
 
-fn round_up(x: usize, to: usize) -> usize {
+pub(crate) fn round_up(x: usize, to: usize) -> usize {
     x.div_ceil(to) * to
 }
 
@@ -289,60 +512,6 @@ struct Operand<'a> {
     data: &'a [f32],
     ld: usize,
     trans: bool,
-}
-
-/// One parallel task: rows `i0..i0+rows.len()` and columns `j0..j0+rows[0].len()`
-/// (relative to the current `NC` block) of `C`.
-struct Tile<'c> {
-    i0: usize,
-    j0: usize,
-    rows: Vec<&'c mut [f32]>,
-}
-
-/// Everything a tile needs besides its own scratch.
-struct TileCtx<'a> {
-    kernel: Kernel,
-    a: Operand<'a>,
-    k: usize,
-    bpack: &'a [f32],
-    ncp: usize,
-    accumulate: bool,
-}
-
-impl TileCtx<'_> {
-    fn run(&self, tile: &mut Tile, apack: &mut [f32]) {
-        let mc = tile.rows.len();
-        let nb = tile.rows[0].len();
-        let mcp = round_up(mc, MR);
-        let kd = slice_depth(self.k);
-        for pc in (0..self.k).step_by(kd) {
-            let kc = kd.min(self.k - pc);
-            let ap = &mut apack[..mcp * kc];
-            pack_a(&self.a, tile.i0, mc, pc, kc, ap);
-            let bblock = &self.bpack[pc * self.ncp..pc * self.ncp + kc * self.ncp];
-            let overwrite = pc == 0 && !self.accumulate;
-            for jr in (0..nb).step_by(NR) {
-                let nr = NR.min(nb - jr);
-                let jp = (tile.j0 + jr) / NR;
-                let bpanel = &bblock[jp * kc * NR..(jp + 1) * kc * NR];
-                for (ip, apanel) in ap.chunks_exact(kc * MR).enumerate() {
-                    let ir = ip * MR;
-                    let mr = MR.min(mc - ir);
-                    let acc = (self.kernel)(kc, apanel, bpanel);
-                    for (row, accr) in tile.rows[ir..ir + mr].iter_mut().zip(&acc) {
-                        let dst = &mut row[jr..jr + nr];
-                        if overwrite {
-                            dst.copy_from_slice(&accr[..nr]);
-                        } else {
-                            for (d, &v) in dst.iter_mut().zip(accr) {
-                                *d += v;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Packs rows `i0..i0+mc`, reduction indices `pc..pc+kc` of `op(A)` into `MR`-row
@@ -409,6 +578,12 @@ fn pack_b_panel(b: &Operand, pc: usize, kc: usize, j0: usize, nr: usize, out: &m
                 o[c] = v;
             }
         }
+    } else if nr == NR {
+        for (kk, o) in out.chunks_exact_mut(NR).enumerate() {
+            let o: &mut [f32; NR] = o.try_into().unwrap();
+            let src: &[f32; NR] = b.data[(pc + kk) * b.ld + j0..][..NR].try_into().unwrap();
+            *o = *src;
+        }
     } else {
         for (kk, o) in out.chunks_exact_mut(NR).enumerate() {
             let src = &b.data[(pc + kk) * b.ld + j0..][..nr];
@@ -427,7 +602,7 @@ mod tests {
 
     /// Runs one configuration through `kernel` and the naive reference.
     #[allow(clippy::too_many_arguments)]
-    fn check(kernel: Kernel, m: usize, n: usize, k: usize, ta: bool, tb: bool, pad: usize, accumulate: bool, seed: u64) {
+    fn check(kernel: Kernel<Packed>, m: usize, n: usize, k: usize, ta: bool, tb: bool, pad: usize, accumulate: bool, seed: u64) {
         let mut rng = Rng::new(seed);
         let (ar, ac) = if ta { (k, m) } else { (m, k) };
         let (br, bc) = if tb { (n, k) } else { (k, n) };
@@ -456,11 +631,11 @@ mod tests {
         }
     }
 
-    fn kernels() -> Vec<Kernel> {
-        let mut v: Vec<Kernel> = vec![kernel_scalar];
+    fn kernels() -> Vec<Kernel<Packed>> {
+        let mut v: Vec<Kernel<Packed>> = vec![kernel_scalar::<Packed>];
         #[cfg(target_arch = "x86_64")]
         if avx2_fma_available() {
-            v.push(kernel_avx2_fma);
+            v.push(kernel_avx2_fma::<Packed>);
         }
         v
     }
@@ -541,7 +716,7 @@ mod tests {
     }
 
     /// Best-of-`reps` GFLOP/s of an `s × s × s` product with `kernel`.
-    fn gflops(kernel: Kernel, s: usize, reps: usize) -> f64 {
+    fn gflops(kernel: Kernel<Packed>, s: usize, reps: usize) -> f64 {
         let mut rng = Rng::new(7);
         let a = rng.vec(s * s);
         let b = rng.vec(s * s);
@@ -579,7 +754,7 @@ mod tests {
             println!("gemm {m}x{n}x{k}: {gf:.1} GFLOP/s");
         }
         for s in [512, 1024] {
-            let gf = gflops(kernel_scalar, s, 5);
+            let gf = gflops(kernel_scalar::<Packed>, s, 5);
             println!("gemm n={s} portable kernel: {gf:.1} GFLOP/s ({threads} threads)");
         }
     }
