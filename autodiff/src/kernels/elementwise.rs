@@ -3,37 +3,80 @@
 use super::PARALLEL_MIN;
 use crate::shape::broadcast_strides;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
+/// Chunk length of the parallel loops below.
+const CHUNK: usize = PARALLEL_MIN / 4;
+
+/// A vector of `n` elements built without zero-filling first: `fill(offset,
+/// chunk)` runs on disjoint chunks covering `0..n` (of `CHUNK` elements, in
+/// parallel when `n >= PARALLEL_MIN`; rows of `row` elements when `row > 0`).
+///
+/// # Safety
+/// `fill` must write every element of the chunk it is given.
+unsafe fn build(n: usize, row: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
+    let chunk = if row > 0 { row * (CHUNK / row).max(1) } else { CHUNK };
+    if n >= PARALLEL_MIN {
+        spare.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
+    } else if n > 0 {
+        fill(0, spare);
+    }
+    // SAFETY: `fill` wrote all n elements (the caller's contract).
+    unsafe { out.set_len(n) };
+    out
+}
 
 /// `f` applied to every element.
 pub fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
-    if x.len() >= PARALLEL_MIN {
-        out.par_chunks_mut(PARALLEL_MIN / 4).zip(x.par_chunks(PARALLEL_MIN / 4)).for_each(|(o, i)| {
-            o.iter_mut().zip(i).for_each(|(o, &v)| *o = f(v));
+    let fill = |off: usize, o: &mut [MaybeUninit<f32>]| {
+        let src = &x[off..off + o.len()];
+        o.iter_mut().zip(src).for_each(|(o, &v)| {
+            o.write(f(v));
         });
-    } else {
-        out.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v));
+    };
+    // SAFETY: `src` has the chunk's length, so the zip writes every element.
+    unsafe { build(x.len(), 0, fill) }
+}
+
+/// Merges adjacent dimensions that both operands walk contiguously (or both
+/// broadcast), so rows get as long as possible.  Returns the collapsed output
+/// shape and the strides of `a` and `b` over it.
+fn collapse(out_shape: &[usize], st_a: &[usize], st_b: &[usize]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (mut shape, mut sa, mut sb) = (vec![out_shape[0]], vec![st_a[0]], vec![st_b[0]]);
+    for d in 1..out_shape.len() {
+        let last = shape.len() - 1;
+        let fits = |st: &[usize], cur: usize| cur == st[d] * out_shape[d];
+        if fits(st_a, sa[last]) && fits(st_b, sb[last]) {
+            shape[last] *= out_shape[d];
+            sa[last] = st_a[d];
+            sb[last] = st_b[d];
+        } else {
+            shape.push(out_shape[d]);
+            sa.push(st_a[d]);
+            sb.push(st_b[d]);
+        }
     }
-    out
+    (shape, sa, sb)
 }
 
 /// `f(a, b)` elementwise, with `a` (shape `sa`) and `b` (shape `sb`) both
 /// broadcast to `out_shape`.
 pub fn zip_map(a: &[f32], sa: &[usize], b: &[f32], sb: &[usize], out_shape: &[usize], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     let n: usize = out_shape.iter().product();
-    let mut out = vec![0.0; n];
     if n == 0 {
-        return out;
+        return Vec::new();
     }
     if sa == sb {
-        let run = |o: &mut [f32], a: &[f32], b: &[f32]| o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = f(x, y));
-        if n >= PARALLEL_MIN {
-            let c = PARALLEL_MIN / 4;
-            out.par_chunks_mut(c).zip(a.par_chunks(c).zip(b.par_chunks(c))).for_each(|(o, (a, b))| run(o, a, b));
-        } else {
-            run(&mut out, a, b);
-        }
-        return out;
+        let fill = |off: usize, o: &mut [MaybeUninit<f32>]| {
+            let (a, b) = (&a[off..off + o.len()], &b[off..off + o.len()]);
+            o.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| {
+                o.write(f(x, y));
+            });
+        };
+        // SAFETY: both inputs are sliced to the chunk's length, so every element is written.
+        return unsafe { build(n, 0, fill) };
     }
     if b.len() == 1 && a.len() == n {
         let y = b[0];
@@ -43,31 +86,54 @@ pub fn zip_map(a: &[f32], sa: &[usize], b: &[f32], sb: &[usize], out_shape: &[us
         let x = a[0];
         return map(b, |y| f(x, y));
     }
-    // General case: walk the output row by row (rows = last dimension).
-    let st_a = broadcast_strides(sa, out_shape);
-    let st_b = broadcast_strides(sb, out_shape);
-    let nd = out_shape.len();
-    let row = out_shape[nd - 1];
+    // General case: walk the (collapsed) output row by row.
+    let (shape, st_a, st_b) = collapse(out_shape, &broadcast_strides(sa, out_shape), &broadcast_strides(sb, out_shape));
+    let nd = shape.len();
+    let row = shape[nd - 1];
     let (ia, ib) = (st_a[nd - 1], st_b[nd - 1]);
-    let fill = |r: usize, o: &mut [f32]| {
+    let fill_row = |r: usize, o: &mut [MaybeUninit<f32>]| {
         // Offsets of row r's first element in a and b.
         let (mut oa, mut ob, mut rem) = (0, 0, r);
         for d in (0..nd - 1).rev() {
-            let i = rem % out_shape[d];
-            rem /= out_shape[d];
+            let i = rem % shape[d];
+            rem /= shape[d];
             oa += i * st_a[d];
             ob += i * st_b[d];
         }
-        for (j, o) in o.iter_mut().enumerate() {
-            *o = f(a[oa + j * ia], b[ob + j * ib]);
+        match (ia, ib) {
+            (1, 0) => {
+                let y = b[ob];
+                o.iter_mut().zip(&a[oa..oa + row]).for_each(|(o, &x)| {
+                    o.write(f(x, y));
+                });
+            }
+            (0, 1) => {
+                let x = a[oa];
+                o.iter_mut().zip(&b[ob..ob + row]).for_each(|(o, &y)| {
+                    o.write(f(x, y));
+                });
+            }
+            (1, 1) => {
+                o.iter_mut().zip(a[oa..oa + row].iter().zip(&b[ob..ob + row])).for_each(|(o, (&x, &y))| {
+                    o.write(f(x, y));
+                });
+            }
+            _ => {
+                for (j, o) in o.iter_mut().enumerate() {
+                    o.write(f(a[oa + j * ia], b[ob + j * ib]));
+                }
+            }
         }
     };
-    if n >= PARALLEL_MIN {
-        out.par_chunks_mut(row).enumerate().for_each(|(r, o)| fill(r, o));
-    } else {
-        out.chunks_mut(row).enumerate().for_each(|(r, o)| fill(r, o));
-    }
-    out
+    let fill = |off: usize, o: &mut [MaybeUninit<f32>]| {
+        for (k, orow) in o.chunks_mut(row).enumerate() {
+            assert_eq!(orow.len(), row);
+            fill_row(off / row + k, orow);
+        }
+    };
+    // SAFETY: chunks are whole rows (`build` with `row`); each row is written in
+    // full: the slices zipped have the row's length, the fallback loop covers it.
+    unsafe { build(n, row, fill) }
 }
 
 /// `x` (shape `sx`) broadcast to `out_shape`, materialized.
@@ -97,6 +163,44 @@ mod tests {
         let out = zip_map(&a, &[3, 1], &b, &[2], &[3, 2], |x, y| x + y);
         assert_eq!(out, vec![11.0, 21.0, 12.0, 22.0, 13.0, 23.0]);
         assert_eq!(broadcast_to(&b, &[2], &[2, 2]), vec![10.0, 20.0, 10.0, 20.0]);
+    }
+
+    /// Reference: index each operand through its broadcast strides.
+    fn naive(a: &[f32], sa: &[usize], b: &[f32], sb: &[usize], out: &[usize]) -> Vec<f32> {
+        let (st_a, st_b) = (broadcast_strides(sa, out), broadcast_strides(sb, out));
+        let n: usize = out.iter().product();
+        (0..n)
+            .map(|i| {
+                let (mut rem, mut oa, mut ob) = (i, 0, 0);
+                for d in (0..out.len()).rev() {
+                    let k = rem % out[d];
+                    rem /= out[d];
+                    oa += k * st_a[d];
+                    ob += k * st_b[d];
+                }
+                a[oa] * 3.0 - b[ob]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn broadcast_patterns_match_naive() {
+        let cases: [(&[usize], &[usize]); 7] = [
+            (&[2, 3, 4, 5], &[1, 3, 1, 1]),    // per-channel bias
+            (&[1, 3, 1, 1], &[2, 3, 4, 5]),    // the other way round
+            (&[4, 1], &[1, 5]),                // outer product
+            (&[3, 1, 2], &[1, 4, 1]),          // middle broadcast
+            (&[64, 16, 8, 8], &[1, 16, 1, 1]), // big enough to run in parallel
+            (&[5, 1, 7, 1], &[1, 6, 1, 3]),    // alternating
+            (&[130, 1, 300], &[1, 2, 300]),    // long rows, parallel
+        ];
+        for (k, (sa, sb)) in cases.iter().enumerate() {
+            let out = crate::shape::broadcast_shape(sa, sb).unwrap();
+            let a: Vec<f32> = (0..sa.iter().product::<usize>()).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..sb.iter().product::<usize>()).map(|i| (i as f32 * 0.11).cos()).collect();
+            let got = zip_map(&a, sa, &b, sb, &out, |x, y| x * 3.0 - y);
+            assert_eq!(got, naive(&a, sa, &b, sb, &out), "case {k}: {sa:?} with {sb:?}");
+        }
     }
 
     #[test]
