@@ -455,6 +455,196 @@ const MAX_CHUNKS: usize = 16;
 /// Elements per task when adding partials.
 const REDUCE_BLOCK: usize = 1 << 14;
 
+/// Output channels × im2col rows per register tile of the weight-gradient dot kernel.
+const DOT_CO: usize = 4;
+/// See [`DOT_CO`].
+const DOT_R: usize = 3;
+/// Bytes of padded images and gradients gathered per group of the direct weight gradient.
+const DOT_GROUP_BYTES: usize = 1 << 18;
+
+/// Adds `Σ_img Σ_q g[co][img][q] · x[img][off[r] + q]` to `out[co][r]` for an
+/// `MC × NRR` tile, where `g_rows[i]` are the gradient rows of the tile's
+/// output channels (images at stride `g_img`), `x_offs[j]` the offsets of its
+/// im2col rows (images at stride `x_img`).  Sums run in 8 lanes over `q` in
+/// order, then the lanes are added pairwise: a fixed order.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dot_tile<const MC: usize, const NRR: usize, const FUSED: bool>(
+    g: &[f32],
+    g_rows: [usize; MC],
+    g_img: usize,
+    x: &[f32],
+    x_offs: [usize; NRR],
+    x_img: usize,
+    images: usize,
+    len8: usize,
+) -> [[f32; NRR]; MC] {
+    let mut acc = [[[0.0f32; 8]; NRR]; MC];
+    for img in 0..images {
+        let gr: [&[f32]; MC] = std::array::from_fn(|i| &g[g_rows[i] + img * g_img..][..len8]);
+        let xr: [&[f32]; NRR] = std::array::from_fn(|j| &x[x_offs[j] + img * x_img..][..len8]);
+        for q in (0..len8).step_by(8) {
+            let gv: [[f32; 8]; MC] = std::array::from_fn(|i| gr[i][q..q + 8].try_into().unwrap());
+            let xv: [[f32; 8]; NRR] = std::array::from_fn(|j| xr[j][q..q + 8].try_into().unwrap());
+            for (acc_i, gi) in acc.iter_mut().zip(&gv) {
+                for (acc_ij, xj) in acc_i.iter_mut().zip(&xv) {
+                    for l in 0..8 {
+                        acc_ij[l] = if FUSED { gi[l].mul_add(xj[l], acc_ij[l]) } else { acc_ij[l] + gi[l] * xj[l] };
+                    }
+                }
+            }
+        }
+    }
+    acc.map(|row| row.map(|v| ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))))
+}
+
+/// All tiles of one group of images: `out [c_out × kd] += ...` (see [`dot_tile`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn dot_all<const FUSED: bool>(
+    c_out: usize,
+    offsets: &[usize],
+    g: &[f32],
+    g_row: usize,
+    x: &[f32],
+    x_img: usize,
+    images: usize,
+    len8: usize,
+    out: &mut [f32],
+) {
+    let kd = offsets.len();
+    let (co_main, r_main) = (c_out / DOT_CO * DOT_CO, kd / DOT_R * DOT_R);
+    let g_img = len8;
+    let mut add = |co: usize, r: usize, v: f32| out[co * kd + r] += v;
+    for co in (0..co_main).step_by(DOT_CO) {
+        let rows: [usize; DOT_CO] = std::array::from_fn(|i| (co + i) * g_row);
+        for r in (0..r_main).step_by(DOT_R) {
+            let offs: [usize; DOT_R] = std::array::from_fn(|j| offsets[r + j]);
+            let t = dot_tile::<DOT_CO, DOT_R, FUSED>(g, rows, g_img, x, offs, x_img, images, len8);
+            for (i, ti) in t.iter().enumerate() {
+                for (j, &v) in ti.iter().enumerate() {
+                    add(co + i, r + j, v);
+                }
+            }
+        }
+        for (r, &off) in offsets.iter().enumerate().skip(r_main) {
+            let t = dot_tile::<DOT_CO, 1, FUSED>(g, rows, g_img, x, [off], x_img, images, len8);
+            for (i, ti) in t.iter().enumerate() {
+                add(co + i, r, ti[0]);
+            }
+        }
+    }
+    for co in co_main..c_out {
+        for (r, &off) in offsets.iter().enumerate() {
+            let t = dot_tile::<1, 1, FUSED>(g, [co * g_row], g_img, x, [off], x_img, images, len8);
+            add(co, r, t[0][0]);
+        }
+    }
+}
+
+/// [`dot_all`] compiled with AVX2 + FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dot_all_avx2(
+    c_out: usize,
+    offsets: &[usize],
+    g: &[f32],
+    g_row: usize,
+    x: &[f32],
+    x_img: usize,
+    images: usize,
+    len8: usize,
+    out: &mut [f32],
+) {
+    dot_all::<true>(c_out, offsets, g, g_row, x, x_img, images, len8, out)
+}
+
+/// Weight gradient of a stride-1 convolution without im2col: with each image
+/// zero-padded (`xp`, as in [`forward_direct`]) and its output gradient laid
+/// out on the same padded-width grid with zeros in the extra columns, every
+/// weight-gradient entry is a dot product of two contiguous rows,
+/// `gw[co][r] = Σ_q gyv[co][q] · xp[offset(r) + q]`.  Images are taken in
+/// groups small enough for L2; the batch is cut into the same fixed chunks as
+/// the im2col path, so the result does not depend on the thread count.
+/// `simd` allows the AVX2 + FMA kernel when the CPU has it (tests turn it off
+/// to check the portable kernel).
+fn weight_grad_direct(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32], simd: bool) {
+    let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
+    let (oh, ow) = (g.out_h(), g.out_w());
+    let (hp, wp) = (g.h + 2 * g.padding.0, g.w + 2 * g.padding.1);
+    let plane = hp * wp;
+    let len8 = round_up((oh - 1) * wp + ow, 8);
+    let offsets: Vec<usize> = (0..kd)
+        .map(|r| {
+            let (ci, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
+            ci * plane + ki * g.dilation.0 * wp + kj * g.dilation.1
+        })
+        .collect();
+    // Reads reach offset(r) + len8 ≤ c_in·plane + 8: pad each image by 8.
+    let x_img = g.c_in * plane + 8;
+    let per_image = 4 * (x_img + g.c_out * len8);
+    let group = (DOT_GROUP_BYTES / per_image).clamp(1, g.n);
+    let ws = gw.len();
+    let chunks = (PARTIAL_BUDGET / ws).clamp(1, MAX_CHUNKS).min(g.n);
+    let per = g.n.div_ceil(chunks);
+    let chunks = g.n.div_ceil(per);
+    #[cfg(target_arch = "x86_64")]
+    let fast = simd && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = simd;
+    let mut partials = vec![0.0f32; chunks * ws];
+    partials.par_chunks_mut(ws).enumerate().for_each(|(c, part)| {
+        let imgs = c * per..g.n.min((c + 1) * per);
+        let mut xb = take_scratch(&PACK_COL, group * x_img);
+        let mut gb = take_scratch(&OUT_BLOCK, group * g.c_out * len8);
+        for start in imgs.clone().step_by(group) {
+            let count = group.min(imgs.end - start);
+            let (xb, gb) = (&mut xb[..count * x_img], &mut gb[..g.c_out * count * len8]);
+            xb.fill(0.0);
+            gb.fill(0.0);
+            for k in 0..count {
+                let i = start + k;
+                for (ci, src) in x[i * xs..(i + 1) * xs].chunks_exact(g.h * g.w).enumerate() {
+                    for (iy, row) in src.chunks_exact(g.w).enumerate() {
+                        let dst = k * x_img + ci * plane + (iy + g.padding.0) * wp + g.padding.1;
+                        xb[dst..dst + g.w].copy_from_slice(row);
+                    }
+                }
+                for (co, src) in gy[i * g.c_out * no..(i + 1) * g.c_out * no].chunks_exact(no).enumerate() {
+                    for (oy, row) in src.chunks_exact(ow).enumerate() {
+                        let dst = co * count * len8 + k * len8 + oy * wp;
+                        gb[dst..dst + ow].copy_from_slice(row);
+                    }
+                }
+            }
+            let g_row = count * len8;
+            #[cfg(target_arch = "x86_64")]
+            if fast {
+                // SAFETY: AVX2 and FMA were detected above.
+                unsafe { dot_all_avx2(g.c_out, &offsets, gb, g_row, xb, x_img, count, len8, part) };
+                continue;
+            }
+            dot_all::<false>(g.c_out, &offsets, gb, g_row, xb, x_img, count, len8, part);
+        }
+        give_back_scratch(&PACK_COL, xb);
+        give_back_scratch(&OUT_BLOCK, gb);
+    });
+    gw.par_chunks_mut(REDUCE_BLOCK).enumerate().for_each(|(bi, out)| {
+        let off = bi * REDUCE_BLOCK;
+        let len = out.len();
+        out.copy_from_slice(&partials[off..off + len]);
+        for part in partials.chunks_exact(ws).skip(1) {
+            for (o, &v) in out.iter_mut().zip(&part[off..off + len]) {
+                *o += v;
+            }
+        }
+    });
+}
+
 /// `gw [c_out, c_in, kh, kw]` = sum over the batch of the adjoint wrt `w`;
 /// overwrites `gw`.
 pub fn conv2d_weight_grad(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32]) {
@@ -467,6 +657,10 @@ pub fn conv2d_weight_grad(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32])
     }
     if g.n == 0 || no == 0 {
         gw.fill(0.0);
+        return;
+    }
+    if g.stride == (1, 1) {
+        weight_grad_direct(g, x, gy, gw, true);
         return;
     }
     // Chunking depends on the geometry only (never on the thread count).
@@ -610,6 +804,19 @@ mod tests {
             // Big enough to make the inner gemm go parallel and to chunk the batch.
             geom(5, 16, 20, 18, 24, 3, 3, (1, 1), (1, 1), (1, 1)),
         ]
+    }
+
+    #[test]
+    fn portable_weight_grad_kernel_matches_naive() {
+        let mut rng = Rng::new(77);
+        for g in geometries().into_iter().filter(|g| g.stride == (1, 1) && g.out_plane() > 0) {
+            let x = rng.vec(g.n * g.c_in * g.h * g.w);
+            let gy = rng.vec(g.n * g.c_out * g.out_h() * g.out_w());
+            let mut gw = vec![0.0; g.c_out * g.k_dim()];
+            weight_grad_direct(&g, &x, &gy, &mut gw, false);
+            let tol = 1e-5 * (g.n * g.out_plane()) as f64 + 1e-5;
+            assert_close(&gw, &naive_weight_grad(&g, &x, &gy), tol, "portable weight grad", &g);
+        }
     }
 
     #[test]
