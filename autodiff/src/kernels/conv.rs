@@ -11,7 +11,8 @@ use std::cell::Cell;
 
 use rayon::prelude::*;
 
-use super::gemm::{gemm, give_back_scratch, round_up, slice_depth, take_scratch, Offsets, Packed, PackedLhs, NR};
+use super::gemm::{count_flops, gemm, give_back_scratch, round_up, slice_depth, take_scratch, Offsets, Packed, PackedLhs, NR};
+use super::winograd;
 
 /// Geometry of a 2-D convolution, NCHW input, weights `[c_out, c_in, kh, kw]` (groups = 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -345,7 +346,12 @@ pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
         y.fill(0.0);
         return;
     }
-    if g.n >= 2 && g.stride == (1, 1) {
+    if g.n >= 2 {
+        count_flops(2 * g.n * g.c_out * kd * no);
+    }
+    if winograd::applies(g) {
+        winograd::forward(g, x, w, y);
+    } else if g.n >= 2 && g.stride == (1, 1) {
         forward_direct(g, x, w, y);
     } else if g.n >= 2 {
         let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
@@ -375,6 +381,13 @@ pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
             gemm(g.c_out, no, kd, w, kd, false, col, no, false, y, no, false);
         });
     }
+}
+
+/// The direct stride-1 path, for tests of the faster algorithms.
+#[cfg(test)]
+pub(crate) fn conv2d_forward_direct_for_tests(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
+    assert!(g.stride == (1, 1) && g.n >= 1);
+    forward_direct(g, x, w, y);
 }
 
 /// For stride 1, the input gradient is itself a convolution: of `gy` with the
@@ -596,6 +609,7 @@ fn weight_grad_direct(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32], sim
     let fast = simd && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
     #[cfg(not(target_arch = "x86_64"))]
     let _ = simd;
+    count_flops(2 * g.n * g.c_out * kd * no);
     let mut partials = vec![0.0f32; chunks * ws];
     partials.par_chunks_mut(ws).enumerate().for_each(|(c, part)| {
         let imgs = c * per..g.n.min((c + 1) * per);

@@ -227,11 +227,17 @@ pub fn gemm(
     gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate);
 }
 
+/// Adds `n` to [`flop_count`].
+pub(crate) fn count_flops(n: usize) {
+    FLOPS.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
 static FLOPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Floating-point operations (2·m·n·k per call) done by [`gemm`] in this
-/// process so far: matrix products, convolutions and linear layers all go
-/// through it, so differences of this counter measure a model's FLOPs.
+/// Floating-point operations done by [`gemm`] (2·m·n·k per call) and by the
+/// convolutions (the direct algorithm's 2·c_out·(c_in·kh·kw)·positions per
+/// image, whichever algorithm runs) in this process so far: differences of
+/// this counter measure a model's FLOPs.
 pub fn flop_count() -> u64 {
     FLOPS.load(std::sync::atomic::Ordering::Relaxed)
 }
@@ -454,7 +460,8 @@ impl PackedLhs {
 
     /// `C[m × nb] (+)= op(A)[:, pc..pc+kc] · B` where `b` gives rows
     /// `pc..pc+kc` of `B`; `pc`, `kc` must be a slice of [`slice_depth`]`(k)`.
-    /// Counts its flops in [`flop_count`].
+    /// Does not count flops: callers report the work of their algorithm
+    /// through [`count_flops`].
     ///
     /// # Safety
     /// As [`multiply_packed`]: `b` covers `kc` rows of `round_up(nb, NR)`
@@ -471,7 +478,6 @@ impl PackedLhs {
         accumulate: bool,
     ) {
         assert!(pc + kc <= self.k && pc.is_multiple_of(slice_depth(self.k).max(1)));
-        FLOPS.fetch_add(2 * (self.m * nb * kc) as u64, std::sync::atomic::Ordering::Relaxed);
         let mp = round_up(self.m, MR);
         // SAFETY: forwarded caller contract.
         unsafe { multiply_packed(select_kernel::<B>(), kc, &self.data[pc * mp..(pc + kc) * mp], self.m, b, nb, c, ldc, accumulate) }

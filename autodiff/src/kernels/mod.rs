@@ -11,6 +11,7 @@ pub mod gemm;
 pub mod layout;
 pub mod pool;
 pub mod reduce;
+pub mod winograd;
 
 /// Below this many elements, kernels run on the calling thread: handing
 /// work to rayon costs more than it saves.
