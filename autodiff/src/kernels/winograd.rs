@@ -27,7 +27,7 @@ use super::conv::Conv2dGeom;
 use super::gemm::{give_back_scratch, round_up, slice_depth, take_scratch, Offsets, PackedLhs, NR};
 
 /// Bytes of transformed inputs and products per block of tiles.
-const BLOCK_BYTES: usize = 1 << 18;
+const BLOCK_BYTES: usize = 1 << 19;
 
 /// Channels from which the transforms pay for themselves (measured with
 /// `bench_resnet_convs`, batch 128, 2 threads: 16 channels 5.9 ms vs 5.0 ms
@@ -85,19 +85,22 @@ pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     let plane = hp * wp;
     let u = transform_weights(g, w);
     let lhs: Vec<PackedLhs> = (0..16).map(|xi| PackedLhs::new(&u[xi * c_out * c_in..][..c_out * c_in], c_in, false, c_out, c_in)).collect();
-    // Tile rows per block, so that V and M of a block fit the budget.
-    let rows_per_block = (BLOCK_BYTES / (4 * 16 * (c_in + c_out) * tw)).clamp(1, th);
-    let tb = rows_per_block * tw;
-    let tbp = round_up(tb, NR);
+    // A block holds the tiles of whole images (several when they are small)
+    // or of some tile rows of one image, so that V and M fit the budget.
+    let budget = (BLOCK_BYTES / (4 * 16 * (c_in + c_out))).max(tw);
+    let t_img = th * tw;
+    let (group, rows_per_block) = if t_img <= budget { ((budget / t_img).clamp(1, g.n), th) } else { (1, (budget / tw).clamp(1, th)) };
+    let tbp = round_up(group * rows_per_block * tw, NR);
     let kds = slice_depth(c_in);
     let offsets: Vec<usize> = (0..c_in).map(|ci| ci * tbp).collect();
     let (xs, ys) = (c_in * g.h * g.w, c_out * oh * ow);
-    y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| {
-        let xi = &x[i * xs..(i + 1) * xs];
-        let mut xpv = take_scratch(&PADDED, c_in * plane);
-        let xp = &mut xpv[..c_in * plane];
+    y.par_chunks_mut(group * ys).enumerate().for_each(|(gi, ychunk)| {
+        let imgs = ychunk.len() / ys;
+        let mut xpv = take_scratch(&PADDED, imgs * c_in * plane);
+        let xp = &mut xpv[..imgs * c_in * plane];
         xp.fill(0.0);
-        for (ci, src) in xi.chunks_exact(g.h * g.w).enumerate() {
+        let first = gi * group * xs;
+        for (ci, src) in x[first..first + imgs * xs].chunks_exact(g.h * g.w).enumerate() {
             for (iy, row) in src.chunks_exact(g.w).enumerate() {
                 let py = iy + g.padding.0;
                 if py >= hp {
@@ -109,13 +112,18 @@ pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
                 xp[dst..dst + len].copy_from_slice(&row[..len]);
             }
         }
+        let xp = &*xp;
         // V: [16][c_in][tbp] (+ NR so panels may read past the last tile); M: [16][c_out][tbp].
         let mut vv = take_scratch(&TRANSFORMED, 16 * c_in * tbp + NR);
         let mut mv = take_scratch(&PRODUCTS, 16 * c_out * tbp);
         for ty0 in (0..th).step_by(rows_per_block) {
             let rows = rows_per_block.min(th - ty0);
-            let nb = rows * tw;
-            transform(Pass::Input { xp, c_in, plane, wp }, tw, ty0, rows, tbp, &mut vv);
+            let per = rows * tw;
+            let nb = imgs * per;
+            for k in 0..imgs {
+                let xk = &xp[k * c_in * plane..(k + 1) * c_in * plane];
+                transform(Pass::Input { xp: xk, c_in, plane, wp }, tw, ty0, rows, tbp, &mut vv[k * per..]);
+            }
             for (xi_, l) in lhs.iter().enumerate() {
                 for pc in (0..c_in).step_by(kds) {
                     let kc = kds.min(c_in - pc);
@@ -126,7 +134,9 @@ pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
                     unsafe { l.multiply_slice(pc, kc, b, nb, mv[xi_ * c_out * tbp..].as_mut_ptr(), tbp, pc > 0) };
                 }
             }
-            transform(Pass::Output { m: &mv, c_out, oh, ow }, tw, ty0, rows, tbp, yi);
+            for (k, yk) in ychunk.chunks_exact_mut(ys).enumerate() {
+                transform(Pass::Output { m: &mv[k * per..], c_out, oh, ow }, tw, ty0, rows, tbp, yk);
+            }
         }
         give_back_scratch(&PADDED, xpv);
         give_back_scratch(&TRANSFORMED, vv);
@@ -298,6 +308,7 @@ mod tests {
             geom(2, 300, 4, 4, 8, (1, 1)),
             geom(2, 8, 3, 3, 8, (0, 0)),
             geom(4, 16, 32, 32, 16, (1, 1)),
+            geom(7, 8, 6, 6, 8, (1, 1)), // several images per block, a partial last group
         ] {
             assert!(applies_with(&g, 8));
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
