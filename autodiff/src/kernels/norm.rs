@@ -214,6 +214,100 @@ pub fn backward(
     (gx, sum_g, sum_gxhat)
 }
 
+/// Per-channel sums for [`double_backward`]: `Σg, Σg·(x−m), Σv, Σv·(x−m), Σv·g`, 8 lanes each.
+fn lanes_five(x: &[f32], g: &[f32], v: &[f32], m: f32) -> [f32; 5] {
+    let mut acc = [[0.0f32; 8]; 5];
+    let (xc, gc, vc) = (x.chunks_exact(8), g.chunks_exact(8), v.chunks_exact(8));
+    let (xr, gr, vr) = (xc.remainder(), gc.remainder(), vc.remainder());
+    for ((x8, g8), v8) in xc.zip(gc).zip(vc) {
+        for k in 0..8 {
+            let d = x8[k] - m;
+            acc[0][k] += g8[k];
+            acc[1][k] += g8[k] * d;
+            acc[2][k] += v8[k];
+            acc[3][k] += v8[k] * d;
+            acc[4][k] += v8[k] * g8[k];
+        }
+    }
+    let mut out = acc.map(|a| ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])));
+    for ((&xv, &gv), &vv) in xr.iter().zip(gr).zip(vr) {
+        let d = xv - m;
+        out[0] += gv;
+        out[1] += gv * d;
+        out[2] += vv;
+        out[3] += vv * d;
+        out[4] += vv * gv;
+    }
+    out
+}
+
+/// Gradients of `Σ v·gx` where `gx = γ·s·(g − ⟨g⟩ − x̂·⟨g·x̂⟩)` is the
+/// batch-norm input gradient ([`backward`]), `s` = invstd and `⟨·⟩` the
+/// per-channel mean over `N` values.
+#[derive(Clone, Debug)]
+pub struct DoubleBackward {
+    /// With respect to `x`: `γ·s²·((3·m2·q − a)·x̂ − q·(g − m1) − m2·(v − ⟨v⟩))`,
+    /// where `m1 = ⟨g⟩`, `m2 = ⟨g·x̂⟩`, `q = ⟨v·x̂⟩`, `a = ⟨v·g⟩ − ⟨v⟩·m1`.
+    pub gx: Vec<f32>,
+    /// With respect to `g`: `γ·s·(v − ⟨v⟩ − x̂·q)`.
+    pub gg: Vec<f32>,
+    /// With respect to `γ` (per channel): `N·s·(a − m2·q)`.
+    pub gw: Vec<f32>,
+}
+
+/// Second-order batch-norm kernel: the gradients of `Σ v·gx` with respect
+/// to `x`, `g` and `γ` (see [`DoubleBackward`]); one reduction pass and two
+/// elementwise passes over `x`, `g`, `v`.
+#[allow(clippy::too_many_arguments)]
+pub fn double_backward(
+    x: &[f32],
+    g: &[f32],
+    v: &[f32],
+    n: usize,
+    c: usize,
+    inner: usize,
+    mean: &[f32],
+    invstd: &[f32],
+    weight: Option<&[f32]>,
+) -> DoubleBackward {
+    assert_eq!(x.len(), n * c * inner, "batch-norm double backward: {} values do not fit [{n}, {c}, {inner}]", x.len());
+    assert!(g.len() == x.len() && v.len() == x.len(), "batch-norm double backward: lengths {} {} {}", x.len(), g.len(), v.len());
+    let blocks = Blocks::new(n, c, inner);
+    let parts = blocks.map(x.len(), |r, ch| lanes_five(&x[r.clone()], &g[r.clone()], &v[r], mean[ch]).map(|s| s as f64));
+    let tot = blocks.per_channel(&parts);
+    let count = (n * inner).max(1) as f64;
+    // Per channel: gx = A·(x − μ) + B·g + C·v + D, gg = E·v + F·(x − μ) + G.
+    let mut gw = vec![0.0f32; c];
+    let coef: Vec<[f32; 7]> = (0..c)
+        .map(|ch| {
+            let t = tot[ch].map(|s| s / count);
+            let s = invstd[ch] as f64;
+            let w = weight.map_or(1.0, |w| w[ch] as f64);
+            let (m1, m2, vm, q) = (t[0], t[1] * s, t[2], t[3] * s);
+            let a = t[4] - vm * m1;
+            gw[ch] = (count * s * (a - m2 * q)) as f32;
+            let k = w * s * s;
+            let k1 = w * s;
+            [k * (3.0 * m2 * q - a) * s, -k * q, -k * m2, k * (q * m1 + m2 * vm), k1, -k1 * s * q, -k1 * vm].map(|z| z as f32)
+        })
+        .collect();
+    let mut gx = vec![0.0f32; x.len()];
+    rows_map(&mut gx, c, inner, |ch, start, o| {
+        let ([a, b, cc, d, ..], m) = (coef[ch], mean[ch]);
+        let r = start..start + o.len();
+        let (xr, gr, vr) = (&x[r.clone()], &g[r.clone()], &v[r]);
+        o.iter_mut().zip(xr.iter().zip(gr).zip(vr)).for_each(|(o, ((&xv, &gv), &vv))| *o = a * (xv - m) + b * gv + cc * vv + d);
+    });
+    let mut gg = vec![0.0f32; x.len()];
+    rows_map(&mut gg, c, inner, |ch, start, o| {
+        let ([.., e, f, h], m) = (coef[ch], mean[ch]);
+        let r = start..start + o.len();
+        let (xr, vr) = (&x[r.clone()], &v[r]);
+        o.iter_mut().zip(xr.iter().zip(vr)).for_each(|(o, (&xv, &vv))| *o = e * vv + f * (xv - m) + h);
+    });
+    DoubleBackward { gx, gg, gw }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

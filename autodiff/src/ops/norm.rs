@@ -1,13 +1,16 @@
 //! Batch normalization with PyTorch's semantics.
 //!
 //! Training mode is one fused op ([`batch_norm`]) on the kernels of
-//! [`crate::kernels::norm`]. Its backward rule calls a second fused kernel
-//! for the first-order gradient; when a graph is being recorded
-//! (`create_graph`), that gradient is itself an op (`BnBackward`) whose rule
-//! is written with ordinary differentiable ops plus the small fused ops
-//! `BnNormalize` (x̂) and `BnInvStd` (1/σ), whose rules are again
-//! differentiable. So first-order training runs on fused kernels and every
-//! derivative of any order stays exact. Eval mode is composed from ops.
+//! [`crate::kernels::norm`]. Each rule has two forms: when no graph is
+//! being recorded it calls a fused kernel and returns constants; when one
+//! is (`create_graph`), it returns differentiable tensors. Batch norm's
+//! recorded input gradient is itself an op (`BnBackward`, fused forward)
+//! whose recorded rule is written with ordinary ops plus the small fused
+//! ops `BnNormalize` (x̂) and `BnInvStd` (1/σ), whose rules are again
+//! differentiable; its unrecorded rule (the second pass of an HVP) is the
+//! fused `double_backward` kernel. So training and HVPs run on fused
+//! kernels and derivatives of any order stay exact. Eval mode is composed
+//! from ops.
 
 use super::around_axis;
 use crate::graph::{is_grad_enabled, Backward};
@@ -260,6 +263,18 @@ impl Backward for BnBackward {
         let w = self.has_weight.then(|| &i[1]);
         let g = &i[1 + self.has_weight as usize];
         let need_w = w.is_some_and(Tensor::requires_grad);
+        if !is_grad_enabled() {
+            // Not recording (e.g. the second pass of an HVP): one fused kernel.
+            let (n, c, inner) = around_axis(x.shape(), 1);
+            let s = &self.stats;
+            let d = k::double_backward(x.data(), g.data(), v.data(), n, c, inner, &s.mean, &s.invstd, w.map(Tensor::data));
+            let mut out = vec![x.requires_grad().then(|| Tensor::from_vec(d.gx, x.shape()))];
+            if self.has_weight {
+                out.push(need_w.then(|| Tensor::from_vec(d.gw, &[c])));
+            }
+            out.push(g.requires_grad().then(|| Tensor::from_vec(d.gg, x.shape())));
+            return out;
+        }
         let gg = g.requires_grad().then(|| bn_grad(x, w, v, self.eps, Some(&self.stats)));
         let (mut gx, mut gw) = (None, None);
         if x.requires_grad() || need_w {
@@ -474,6 +489,32 @@ mod tests {
         }
     }
 
+    /// `BnBackward`'s rule gives the same values from its fused kernel (not
+    /// recording) and from its differentiable-op form (recording).
+    #[test]
+    fn second_order_kernel_matches_op_rule() {
+        for (k, shape) in [&[6, 3][..], &[3, 2, 7], &[4, 3, 5, 6], &[8, 2, 40, 50]].into_iter().enumerate() {
+            let c = shape[1];
+            let seed = 400 + 10 * k as u64;
+            let x = Tensor::rand_uniform(shape, -2.0, 3.0, seed).requires_grad_();
+            let w = Tensor::rand_uniform(&[c], 0.5, 1.5, seed + 1).requires_grad_();
+            let g = Tensor::randn(shape, seed + 2).requires_grad_();
+            let v = Tensor::randn(shape, seed + 3);
+            for with_w in [true, false] {
+                let wo = with_w.then_some(&w);
+                let run = |create_graph: bool| {
+                    let _rec = crate::enable_grad();
+                    let gx = bn_grad(&x, wo, &g, 1e-5, None);
+                    crate::grad_with_seeds(&[gx], std::slice::from_ref(&v), &[x.clone(), w.clone(), g.clone()], create_graph)
+                };
+                let (fast, ops) = (run(false), run(true));
+                for (j, (a, b)) in fast.iter().zip(&ops).enumerate() {
+                    assert_close(&format!("{shape:?} γ={with_w} input {j}"), a.data(), b.data(), 1e-4);
+                }
+            }
+        }
+    }
+
     /// A small conv → BN → ReLU → conv → BN → mean² net: its Hessian-vector
     /// product with the fused op equals the composed version's.
     #[test]
@@ -572,7 +613,20 @@ mod tests {
                     bwd += b.as_secs_f64();
                 }
                 let ms = |s: f64| 1e3 * s / reps as f64;
-                println!("{shape:?} {name:>8}: forward+backward {:.2} ms (backward {:.2} ms)", ms(fwd_bwd), ms(bwd));
+                // Hessian-vector product of ½·Σ y² + Σ r·y (double backward).
+                let params = [x.detach(), w.detach(), b.detach()];
+                let v = [Tensor::randn(&shape, 3), Tensor::randn(&[c], 4), Tensor::randn(&[c], 5)];
+                let t = std::time::Instant::now();
+                for _ in 0..5 {
+                    let loss = |p: &[Tensor]| {
+                        let (mut rm, mut rv) = (Tensor::zeros(&[c]), Tensor::ones(&[c]));
+                        let y = f(&p[0], Some(&p[1]), Some(&p[2]), &mut rm, &mut rv, BatchNormConfig::default());
+                        y.square().sum_all().mul_scalar(0.5).add(&y.mul(&r).sum_all())
+                    };
+                    hvp(loss, &params, &v);
+                }
+                let hvp_ms = 1e3 * t.elapsed().as_secs_f64() / 5.0;
+                println!("{shape:?} {name:>8}: forward+backward {:.2} ms (backward {:.2} ms), hvp {hvp_ms:.1} ms", ms(fwd_bwd), ms(bwd));
             }
         }
     }
