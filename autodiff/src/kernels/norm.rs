@@ -2,9 +2,10 @@
 //! (`inner` = product of the axes after the channel axis; 1 for `[n, c]`).
 //!
 //! A *row* is one (image, channel) slice of `inner` contiguous values.
-//! Reductions are split into blocks of at most [`BLOCK`] values of one row;
-//! each block is summed with 8 `f32` lanes, block sums are kept in `f64` and
-//! added per channel in image order. Which thread computes a block never
+//! Reductions split each channel into blocks of about [`BLOCK`] values
+//! (part of one row, or whole rows of several images); each row part is
+//! summed with 8 `f32` lanes, then added in `f64`, per block and then per
+//! channel, always in image order. Which thread computes a block never
 //! changes its value nor the order of the final sums, so results are bit
 //! identical for any number of threads.
 
@@ -62,7 +63,10 @@ fn lanes_dot(g: &[f32], x: &[f32], m: f32) -> (f32, f32) {
     (sa, sb)
 }
 
-/// Block layout of a `[n, c, inner]` reduction.
+/// Block layout of a `[n, c, inner]` reduction. Block `u = (group·c + ch)·per_row + b`
+/// covers part `b` (at most [`BLOCK`] values) of the rows of channel `ch` for
+/// the images of `group`: one image when rows are long, `BLOCK / inner`
+/// images when they are short (so there are about `len / BLOCK` blocks).
 #[derive(Clone, Copy)]
 struct Blocks {
     n: usize,
@@ -70,33 +74,35 @@ struct Blocks {
     inner: usize,
     /// Blocks per row.
     per_row: usize,
+    /// Images per block.
+    images: usize,
 }
 
 impl Blocks {
     fn new(n: usize, c: usize, inner: usize) -> Self {
-        Blocks { n, c, inner, per_row: inner.div_ceil(BLOCK).max(1) }
+        Blocks { n, c, inner, per_row: inner.div_ceil(BLOCK).max(1), images: (BLOCK / inner.max(1)).max(1) }
     }
 
-    /// Element range of block `u` and its channel.
-    fn range(&self, u: usize) -> (std::ops::Range<usize>, usize) {
-        let (row, b) = (u / self.per_row, u % self.per_row);
-        let start = row * self.inner + b * BLOCK;
-        let end = (start + BLOCK).min((row + 1) * self.inner);
-        (start..end, row % self.c)
-    }
-
-    /// `f(range, channel)` for every block, in parallel when `len` is large
-    /// enough; the result is indexed by block, so independent of threads.
-    fn map<T: Send + Default + Clone>(&self, len: usize, f: impl Fn(std::ops::Range<usize>, usize) -> T + Sync) -> Vec<T> {
-        let mut out = vec![T::default(); self.n * self.c * self.per_row];
-        let unit = |(u, o): (usize, &mut T)| {
-            let (r, ch) = self.range(u);
-            *o = f(r, ch);
+    /// `f(range, channel)` summed over the row parts of every block (in
+    /// `f64`, image order), in parallel when `len` is large enough; the
+    /// result is indexed by block, so independent of threads.
+    fn map<const K: usize>(&self, len: usize, f: impl Fn(std::ops::Range<usize>, usize) -> [f32; K] + Sync) -> Vec<[f64; K]> {
+        let groups = self.n.div_ceil(self.images);
+        let mut out = vec![[0.0f64; K]; groups * self.c * self.per_row];
+        let unit = |(u, o): (usize, &mut [f64; K])| {
+            let (b, ch, group) = (u % self.per_row, (u / self.per_row) % self.c, u / (self.per_row * self.c));
+            for i in group * self.images..((group + 1) * self.images).min(self.n) {
+                let row = (i * self.c + ch) * self.inner;
+                let start = row + b * BLOCK;
+                let part = f(start..(start + BLOCK).min(row + self.inner), ch);
+                for k in 0..K {
+                    o[k] += part[k] as f64;
+                }
+            }
         };
         if len >= PARALLEL_MIN {
-            // Enough blocks per task that a task covers a few thousand values.
-            let min_len = (4096 / self.inner.clamp(1, BLOCK)).max(1);
-            out.par_iter_mut().enumerate().with_min_len(min_len).for_each(unit);
+            // A few blocks per task.
+            out.par_iter_mut().enumerate().with_min_len(4).for_each(unit);
         } else {
             out.iter_mut().enumerate().for_each(unit);
         }
@@ -122,11 +128,11 @@ pub fn channel_stats(x: &[f32], n: usize, c: usize, inner: usize, eps: f32) -> C
     assert_eq!(x.len(), n * c * inner, "channel_stats: {} values do not fit [{n}, {c}, {inner}]", x.len());
     let blocks = Blocks::new(n, c, inner);
     let count = (n * inner).max(1) as f64;
-    let sums = blocks.map(x.len(), |r, _| [lanes_sum(&x[r], |v| v) as f64]);
+    let sums = blocks.map(x.len(), |r, _| [lanes_sum(&x[r], |v| v)]);
     let mean: Vec<f32> = blocks.per_channel(&sums).iter().map(|s| (s[0] / count) as f32).collect();
     let sq = blocks.map(x.len(), |r, ch| {
         let m = mean[ch];
-        [lanes_sum(&x[r], |v| (v - m) * (v - m)) as f64]
+        [lanes_sum(&x[r], |v| (v - m) * (v - m))]
     });
     let var64: Vec<f64> = blocks.per_channel(&sq).iter().map(|s| s[0] / count).collect();
     let invstd = var64.iter().map(|&v| (1.0 / (v + eps as f64).sqrt()) as f32).collect();
@@ -189,7 +195,7 @@ pub fn backward(
     let blocks = Blocks::new(n, c, inner);
     let parts = blocks.map(x.len(), |r, ch| {
         let (a, b) = lanes_dot(&g[r.clone()], &x[r], mean[ch]);
-        [a as f64, b as f64]
+        [a, b]
     });
     let tot = blocks.per_channel(&parts);
     let count = (n * inner).max(1) as f64;
@@ -273,7 +279,7 @@ pub fn double_backward(
     assert_eq!(x.len(), n * c * inner, "batch-norm double backward: {} values do not fit [{n}, {c}, {inner}]", x.len());
     assert!(g.len() == x.len() && v.len() == x.len(), "batch-norm double backward: lengths {} {} {}", x.len(), g.len(), v.len());
     let blocks = Blocks::new(n, c, inner);
-    let parts = blocks.map(x.len(), |r, ch| lanes_five(&x[r.clone()], &g[r.clone()], &v[r], mean[ch]).map(|s| s as f64));
+    let parts = blocks.map(x.len(), |r, ch| lanes_five(&x[r.clone()], &g[r.clone()], &v[r], mean[ch]));
     let tot = blocks.per_channel(&parts);
     let count = (n * inner).max(1) as f64;
     // Per channel: gx = A·(x − μ) + B·g + C·v + D, gg = E·v + F·(x − μ) + G.
@@ -330,7 +336,7 @@ mod tests {
     #[test]
     fn stats_match_f64_reference() {
         let mut rng = TestRng::new(5);
-        for (n, c, inner) in [(2, 1, 1), (3, 2, 1), (5, 3, 7), (4, 2, 1500), (2, 5, 33)] {
+        for (n, c, inner) in [(2, 1, 1), (3, 2, 1), (5, 3, 7), (4, 2, 1500), (2, 5, 33), (2100, 2, 1), (40, 3, 60)] {
             let x: Vec<f32> = rng.vec(n * c * inner).iter().map(|v| v * 3.0 + 1.0).collect();
             let s = channel_stats(&x, n, c, inner, 1e-5);
             let (m, v) = naive_stats(&x, n, c, inner);

@@ -552,11 +552,12 @@ mod tests {
     /// parallel paths).
     #[test]
     fn bit_identical_across_thread_counts() {
-        let run = || {
-            let shape = [8, 3, 40, 41];
-            let x = Tensor::randn(&shape, 61).mul_scalar(2.0).add_scalar(0.5);
+        // Long rows split in blocks; short rows grouped by image; [n, c].
+        let shapes: [&[usize]; 3] = [&[8, 3, 40, 41], &[700, 3, 4, 5], &[12000, 3]];
+        let run = |shape: &[usize]| {
+            let x = Tensor::randn(shape, 61).mul_scalar(2.0).add_scalar(0.5);
             let params = [x, Tensor::rand_uniform(&[3], 0.5, 1.5, 62), Tensor::rand_uniform(&[3], -0.5, 0.5, 63)];
-            let r = Tensor::randn(&shape, 64);
+            let r = Tensor::randn(shape, 64);
             let (mut rm, mut rv) = (Tensor::zeros(&[3]), Tensor::ones(&[3]));
             let mut f = |p: &[Tensor]| {
                 let y = batch_norm(&p[0], Some(&p[1]), Some(&p[2]), &mut rm, &mut rv, BatchNormConfig::default());
@@ -573,12 +574,15 @@ mod tests {
             out.push(rv.to_vec());
             out
         };
-        let with = |k: usize| rayon::ThreadPoolBuilder::new().num_threads(k).build().unwrap().install(run);
-        let one = with(1);
-        for k in [2, 3] {
-            let other = with(k);
-            for (j, (a, b)) in one.iter().zip(&other).enumerate() {
-                assert!(a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()), "output {j} differs between 1 and {k} threads");
+        for shape in shapes {
+            let with = |k: usize| rayon::ThreadPoolBuilder::new().num_threads(k).build().unwrap().install(|| run(shape));
+            let one = with(1);
+            for k in [2, 3] {
+                let other = with(k);
+                for (j, (a, b)) in one.iter().zip(&other).enumerate() {
+                    let same = a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "{shape:?}: output {j} differs between 1 and {k} threads");
+                }
             }
         }
     }
