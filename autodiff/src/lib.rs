@@ -13,7 +13,7 @@
 //!   [`no_grad`] for evaluation. See [`graph`] for accumulation semantics.
 //! * **Checking**: [`gradcheck`] compares all of it with finite differences.
 //! * **Kernels** ([`kernels`]): plain slice functions (GEMM, convolution,
-//!   pooling, elementwise, reductions), rayon-parallel and deterministic
+//!   pooling, elementwise, reductions, fused batch norm), rayon-parallel and deterministic
 //!   whatever the thread count.
 //!
 //! **Errors.** Shape mismatches inside an op are programmer errors: the op
