@@ -12,6 +12,7 @@ pub mod layout;
 pub mod math;
 pub mod pool;
 pub mod reduce;
+pub mod rnn;
 
 /// Below this many elements, kernels run on the calling thread: handing
 /// work to rayon costs more than it saves.

@@ -103,9 +103,9 @@ impl Lstm {
             let mut outs = Vec::with_capacity(t);
             for xs in &steps {
                 let gates = xs.matmul_t(&l.weight_ih, false, true).add(&bias).add(&h.matmul_t(&l.weight_hh, false, true));
-                let g = gates.chunk(4, 1);
-                c = g[1].sigmoid().mul(&c).add(&g[0].sigmoid().mul(&g[2].tanh()));
-                h = g[3].sigmoid().mul(&c.tanh());
+                let hc = gates.lstm_cell(&c);
+                h = hc.narrow(1, 0, hs);
+                c = hc.narrow(1, hs, hs);
                 outs.push(h.clone());
             }
             steps = outs;
