@@ -225,34 +225,108 @@ fn gemm_with(
         let nc = NC.min(n - jc);
         let ncp = round_up(nc, NR);
         pack_b(&b_op, k, jc, nc, &mut bpack[..k * ncp], parallel);
-
-        // Fixed grid of tiles, each owning disjoint row pieces of C.
-        let col_blocks = nc.div_ceil(NB);
-        let row_blocks = m.div_ceil(MC);
-        let mut tiles: Vec<Tile> = (0..row_blocks * col_blocks)
-            .map(|t| Tile { i0: (t / col_blocks) * MC, j0: (t % col_blocks) * NB, rows: Vec::with_capacity(MC) })
-            .collect();
-        for (i, row) in c.chunks_mut(ldc).take(m).enumerate() {
-            let rb = i / MC;
-            for (cb, piece) in row[jc..jc + nc].chunks_mut(NB).enumerate() {
-                tiles[rb * col_blocks + cb].rows.push(piece);
-            }
-        }
-
-        let ctx = TileCtx { kernel, a: a_op, k, bpack: &bpack[..k * ncp], ncp, accumulate };
-        let apack_len = MC * slice_depth(k);
-        let run = |t: &mut Tile| {
-            let mut ap = take_scratch(&PACK_A, apack_len);
-            ctx.run(t, &mut ap);
-            give_back_scratch(&PACK_A, ap);
-        };
-        if parallel && tiles.len() > 1 {
-            tiles.par_iter_mut().for_each(run);
-        } else {
-            tiles.iter_mut().for_each(run);
-        }
+        multiply_block(kernel, m, k, a_op, &bpack[..k * ncp], (jc, nc), c, ldc, accumulate, parallel);
     }
     give_back_scratch(&PACK_B, bpack);
+}
+
+/// Columns `jc..jc + nc` of `C` (+)= `op(A)` times the packed block `bpack`
+/// of `op(B)` (as laid out by `pack_b`), over a fixed grid of tiles.
+#[allow(clippy::too_many_arguments)]
+fn multiply_block(
+    kernel: Kernel,
+    m: usize,
+    k: usize,
+    a_op: Operand,
+    bpack: &[f32],
+    (jc, nc): (usize, usize),
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let ncp = round_up(nc, NR);
+    // Fixed grid of tiles, each owning disjoint row pieces of C.
+    let col_blocks = nc.div_ceil(NB);
+    let row_blocks = m.div_ceil(MC);
+    let mut tiles: Vec<Tile> = (0..row_blocks * col_blocks)
+        .map(|t| Tile { i0: (t / col_blocks) * MC, j0: (t % col_blocks) * NB, rows: Vec::with_capacity(MC) })
+        .collect();
+    for (i, row) in c.chunks_mut(ldc).take(m).enumerate() {
+        let rb = i / MC;
+        for (cb, piece) in row[jc..jc + nc].chunks_mut(NB).enumerate() {
+            tiles[rb * col_blocks + cb].rows.push(piece);
+        }
+    }
+
+    let ctx = TileCtx { kernel, a: a_op, k, bpack, ncp, accumulate };
+    let apack_len = MC * slice_depth(k);
+    let run = |t: &mut Tile| {
+        let mut ap = take_scratch(&PACK_A, apack_len);
+        ctx.run(t, &mut ap);
+        give_back_scratch(&PACK_A, ap);
+    };
+    if parallel && tiles.len() > 1 {
+        tiles.par_iter_mut().for_each(run);
+    } else {
+        tiles.iter_mut().for_each(run);
+    }
+}
+
+/// A right operand `op(B)` (`k × n`) packed once, for several products with
+/// the same `B` (e.g. the recurrent weight of an RNN, used at every step).
+/// [`gemm_packed`] with it gives bit-identical results to [`gemm`].
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    /// `NC`-column blocks one after the other: block `jc` starts at `k·jc`.
+    data: Vec<f32>,
+}
+
+impl PackedB {
+    /// Packs `op(B)`: if `!trans_b`, `B` is `k × n` with row stride `ldb`;
+    /// if `trans_b`, it is stored as `n × k` and used transposed.
+    pub fn new(k: usize, n: usize, b: &[f32], ldb: usize, trans_b: bool) -> PackedB {
+        let (br, bc) = if trans_b { (n, k) } else { (k, n) };
+        check_operand("B", br, bc, ldb, b.len());
+        let parallel = k.saturating_mul(n) >= 1 << 16;
+        let b_op = Operand { data: b, ld: ldb, trans: trans_b };
+        let mut data = vec![0.0; k * round_up(n, NR)];
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            pack_b(&b_op, k, jc, nc, &mut data[k * jc..k * (jc + round_up(nc, NR))], parallel);
+        }
+        PackedB { k, n, data }
+    }
+}
+
+/// [`gemm`] with a pre-packed right operand: `C (m × n) = op(A)·op(B)`
+/// (`+ C` if `accumulate`), where `b` holds `op(B)` (`k × n`).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed(m: usize, a: &[f32], lda: usize, trans_a: bool, b: &PackedB, c: &mut [f32], ldc: usize, accumulate: bool) {
+    let (n, k) = (b.n, b.k);
+    FLOPS.fetch_add(2 * (m * n * k) as u64, std::sync::atomic::Ordering::Relaxed);
+    let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
+    check_operand("A", ar, ac, lda, a.len());
+    check_operand("C", m, n, ldc, c.len());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for row in c.chunks_mut(ldc).take(m) {
+                row[..n].fill(0.0);
+            }
+        }
+        return;
+    }
+    let parallel = m.saturating_mul(n).saturating_mul(k).saturating_mul(2) >= PAR_FLOPS;
+    let a_op = Operand { data: a, ld: lda, trans: trans_a };
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        let block = &b.data[k * jc..k * (jc + round_up(nc, NR))];
+        multiply_block(select_kernel(), m, k, a_op, block, (jc, nc), c, ldc, accumulate, parallel);
+    }
 }
 
 thread_local! {
@@ -452,6 +526,25 @@ mod tests {
                          c[{i},{j}]={x} ref={y}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn prepacked_b_is_bit_identical() {
+        let mut rng = Rng::new(77);
+        for (m, n, k, ta, tb) in
+            [(32, 1024, 256, false, true), (7, 4100, 3, true, false), (5, 17, 300, false, false), (3, 0, 4, false, false)]
+        {
+            let (ar, ac) = if ta { (k, m) } else { (m, k) };
+            let (br, bc) = if tb { (n, k) } else { (k, n) };
+            let (a, b) = (rng.vec(ar * ac), rng.vec(br * bc));
+            let c0 = rng.vec(m * n);
+            for accumulate in [false, true] {
+                let (mut c1, mut c2) = (c0.clone(), c0.clone());
+                gemm(m, n, k, &a, ac, ta, &b, bc, tb, &mut c1, n, accumulate);
+                gemm_packed(m, &a, ac, ta, &PackedB::new(k, n, &b, bc, tb), &mut c2, n, accumulate);
+                assert!(c1.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k}");
             }
         }
     }
