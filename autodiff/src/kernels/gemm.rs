@@ -3,7 +3,7 @@
 //! BLIS-style structure: the columns of `C` are walked in blocks of `NC`; for each
 //! block the matching part of `op(B)` is packed into `NR`-wide column panels,
 //! grouped by slices of the reduction dimension (`k` cut into equal slices of at
-//! most `KC`).  `C` is then cut into a fixed grid of `MC × NB` tiles which run in
+//! most `KC`).  `C` is then cut into a fixed grid of `MC × NB` tiles (narrower when `C` has few rows) which run in
 //! parallel; each tile packs its rows of `op(A)` into `MR`-tall row panels one
 //! slice at a time and calls the register-blocked microkernel on every `MR × NR`
 //! sub-tile.  Packing buffers are cached per thread and reused across calls.
@@ -35,6 +35,9 @@ const KC: usize = 256;
 const MC: usize = 96;
 /// Columns of `C` per parallel tile (multiple of `NR`).
 const NB: usize = 256;
+/// Parallel products are cut into at least this many tiles when `C` is wide
+/// enough (narrowing tiles down to `NR` columns).
+const MIN_TILES: usize = 8;
 /// Columns of `op(B)` packed at once (multiple of `NB`); bounds the packed-B buffer.
 const NC: usize = 4096;
 /// Problems with fewer flops than this run on the calling thread only.
@@ -246,21 +249,36 @@ fn multiply_block(
     parallel: bool,
 ) {
     let ncp = round_up(nc, NR);
-    // Fixed grid of tiles, each owning disjoint row pieces of C.
-    let col_blocks = nc.div_ceil(NB);
+    // Fixed grid of tiles, each owning disjoint row pieces of C. Short, wide
+    // products (few row blocks) get narrower tiles so that there are at least
+    // MIN_TILES to share out. The grid depends on the sizes only, and the
+    // arithmetic of an element never depends on its tile.
     let row_blocks = m.div_ceil(MC);
+    let nb = if parallel { round_up(nc.div_ceil(MIN_TILES.div_ceil(row_blocks)), NR).clamp(NR, NB) } else { NB };
+    let col_blocks = nc.div_ceil(nb);
     let mut tiles: Vec<Tile> = (0..row_blocks * col_blocks)
-        .map(|t| Tile { i0: (t / col_blocks) * MC, j0: (t % col_blocks) * NB, rows: Vec::with_capacity(MC) })
+        .map(|t| Tile { i0: (t / col_blocks) * MC, j0: (t % col_blocks) * nb, rows: Vec::with_capacity(MC) })
         .collect();
     for (i, row) in c.chunks_mut(ldc).take(m).enumerate() {
         let rb = i / MC;
-        for (cb, piece) in row[jc..jc + nc].chunks_mut(NB).enumerate() {
+        for (cb, piece) in row[jc..jc + nc].chunks_mut(nb).enumerate() {
             tiles[rb * col_blocks + cb].rows.push(piece);
         }
     }
 
-    let ctx = TileCtx { kernel, a: a_op, k, bpack, ncp, accumulate };
-    let apack_len = MC * slice_depth(k);
+    // With a single row block every tile would pack the same rows of op(A):
+    // pack them once (all k slices, slice `pc` at `mcp·pc`) and share them.
+    let shared = row_blocks == 1 && col_blocks > 1;
+    let mut apack_shared = take_scratch(&PACK_A_SHARED, if shared { round_up(m, MR) * k } else { 0 });
+    if shared {
+        let (mcp, kd) = (round_up(m, MR), slice_depth(k));
+        for pc in (0..k).step_by(kd) {
+            let kc = kd.min(k - pc);
+            pack_a(&a_op, 0, m, pc, kc, &mut apack_shared[mcp * pc..mcp * (pc + kc)]);
+        }
+    }
+    let ctx = TileCtx { kernel, a: a_op, k, bpack, ncp, accumulate, apack_shared: shared.then_some(&apack_shared[..]) };
+    let apack_len = if shared { 0 } else { MC * slice_depth(k) };
     let run = |t: &mut Tile| {
         let mut ap = take_scratch(&PACK_A, apack_len);
         ctx.run(t, &mut ap);
@@ -271,6 +289,7 @@ fn multiply_block(
     } else {
         tiles.iter_mut().for_each(run);
     }
+    give_back_scratch(&PACK_A_SHARED, apack_shared);
 }
 
 /// A right operand `op(B)` (`k × n`) packed once, for several products with
@@ -334,6 +353,7 @@ thread_local! {
     /// element it later reads, so stale contents are harmless).
     static PACK_A: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     static PACK_B: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static PACK_A_SHARED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Takes this thread's cached buffer out of `key`, grown to at least `len`.
@@ -381,6 +401,8 @@ struct TileCtx<'a> {
     bpack: &'a [f32],
     ncp: usize,
     accumulate: bool,
+    /// All of `op(A)` packed up front (tiles of a single row block only).
+    apack_shared: Option<&'a [f32]>,
 }
 
 impl TileCtx<'_> {
@@ -391,8 +413,14 @@ impl TileCtx<'_> {
         let kd = slice_depth(self.k);
         for pc in (0..self.k).step_by(kd) {
             let kc = kd.min(self.k - pc);
-            let ap = &mut apack[..mcp * kc];
-            pack_a(&self.a, tile.i0, mc, pc, kc, ap);
+            let ap: &[f32] = match self.apack_shared {
+                Some(shared) => &shared[mcp * pc..mcp * (pc + kc)],
+                None => {
+                    let ap = &mut apack[..mcp * kc];
+                    pack_a(&self.a, tile.i0, mc, pc, kc, ap);
+                    ap
+                }
+            };
             let bblock = &self.bpack[pc * self.ncp..pc * self.ncp + kc * self.ncp];
             let overwrite = pc == 0 && !self.accumulate;
             for jr in (0..nb).step_by(NR) {
@@ -422,16 +450,30 @@ impl TileCtx<'_> {
 /// Packs rows `i0..i0+mc`, reduction indices `pc..pc+kc` of `op(A)` into `MR`-row
 /// panels: `out[p*kc*MR + kk*MR + r] = op(A)[i0 + p*MR + r][pc + kk]`, zero padded.
 fn pack_a(a: &Operand, i0: usize, mc: usize, pc: usize, kc: usize, out: &mut [f32]) {
+    if a.trans {
+        // Stored A is k × m: walk its rows once each (one page per row rather
+        // than one per row and panel), scattering each row over the panels.
+        let npanels = out.len() / (kc * MR);
+        for kk in 0..kc {
+            let src = &a.data[(pc + kk) * a.ld + i0..][..mc];
+            for p in 0..npanels {
+                let o = &mut out[(p * kc + kk) * MR..][..MR];
+                let mr = MR.min(mc - p * MR);
+                if mr == MR {
+                    // A constant-length copy compiles to two moves, not a memcpy call.
+                    o.copy_from_slice(&src[p * MR..][..MR]);
+                } else {
+                    o[..mr].copy_from_slice(&src[p * MR..][..mr]);
+                    o[mr..].fill(0.0);
+                }
+            }
+        }
+        return;
+    }
     for (p, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
         let r0 = i0 + p * MR;
         let mr = MR.min(i0 + mc - r0);
-        if a.trans {
-            for (kk, o) in panel.chunks_exact_mut(MR).enumerate() {
-                let src = &a.data[(pc + kk) * a.ld + r0..][..mr];
-                o[..mr].copy_from_slice(src);
-                o[mr..].fill(0.0);
-            }
-        } else if mr == MR {
+        if mr == MR {
             let rows: [&[f32]; MR] = std::array::from_fn(|r| &a.data[(r0 + r) * a.ld + pc..][..kc]);
             for (kk, o) in panel.chunks_exact_mut(MR).enumerate() {
                 for (dst, row) in o.iter_mut().zip(&rows) {
@@ -485,9 +527,13 @@ fn pack_b_panel(b: &Operand, pc: usize, kc: usize, j0: usize, nr: usize, out: &m
         }
     } else {
         for (kk, o) in out.chunks_exact_mut(NR).enumerate() {
-            let src = &b.data[(pc + kk) * b.ld + j0..][..nr];
-            o[..nr].copy_from_slice(src);
-            o[nr..].fill(0.0);
+            let src = &b.data[(pc + kk) * b.ld + j0..];
+            if nr == NR {
+                o.copy_from_slice(&src[..NR]);
+            } else {
+                o[..nr].copy_from_slice(&src[..nr]);
+                o[nr..].fill(0.0);
+            }
         }
     }
 }
@@ -596,7 +642,8 @@ mod tests {
     fn big_sizes_all_transpositions() {
         let mut seed = 5000;
         for kernel in kernels() {
-            for &(m, n, k) in &[(130, 257, 99), (97, 300, 513), (200, 4100, 3)] {
+            // The last two have one row block: narrowed tiles sharing one packed A.
+            for &(m, n, k) in &[(130, 257, 99), (97, 300, 513), (200, 4100, 3), (32, 1000, 300), (50, 600, 20)] {
                 for t in 0..4 {
                     let (ta, tb) = (t & 1 == 1, t & 2 == 2);
                     seed += 1;
@@ -619,18 +666,20 @@ mod tests {
     #[test]
     fn bit_identical_across_thread_counts() {
         let mut rng = Rng::new(42);
-        let (m, n, k) = (203, 517, 301);
-        let a = rng.vec(m * k);
-        let b = rng.vec(k * n);
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let mut c = vec![0.5f32; m * n];
-            pool.install(|| gemm(m, n, k, &a, k, false, &b, n, false, &mut c, n, true));
-            c
-        };
-        let c1 = run(1);
-        let c3 = run(3);
-        assert!(c1.iter().zip(&c3).all(|(x, y)| x.to_bits() == y.to_bits()));
+        // Square-ish, and short-and-wide (narrowed tiles).
+        for (m, n, k) in [(203, 517, 301), (32, 256, 1024), (5, 1000, 64)] {
+            let a = rng.vec(m * k);
+            let b = rng.vec(k * n);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut c = vec![0.5f32; m * n];
+                pool.install(|| gemm(m, n, k, &a, k, false, &b, n, false, &mut c, n, true));
+                c
+            };
+            let c1 = run(1);
+            let c3 = run(3);
+            assert!(c1.iter().zip(&c3).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k}");
+        }
     }
 
     /// Best-of-`reps` GFLOP/s of an `s × s × s` product with `kernel`.
