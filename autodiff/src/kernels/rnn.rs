@@ -15,7 +15,7 @@ use rayon::prelude::*;
 /// One row of the forward pass. `z`: `4h` pre-activations; `c`: `h`;
 /// writes `out = [h', c']` (`2h`), `act = [i, f, g, o]` (`4h`) and
 /// `tc = tanh(c')` (`h`), the last two being what the backward pass needs.
-#[inline]
+#[inline(always)]
 fn forward_row(z: &[f32], c: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
     let h = c.len();
     for (a, &v) in act.iter_mut().zip(z) {
@@ -39,6 +39,37 @@ fn forward_row(z: &[f32], c: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut 
     }
 }
 
+type ForwardRow = fn(&[f32], &[f32], &mut [f32], &mut [f32], &mut [f32]);
+
+/// [`forward_row`] compiled with AVX2 (8 lanes instead of SSE2's 4).
+/// Rust never contracts `a·b + c` into an FMA on its own, so the results are
+/// bit-identical to the baseline build.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn forward_row_avx2_impl(z: &[f32], c: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
+    forward_row(z, c, out, act, tc)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn forward_row_avx2(z: &[f32], c: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
+    // SAFETY: only handed out by `select_forward_row` after
+    // `is_x86_feature_detected!("avx2")` confirmed the CPU supports AVX2,
+    // the only requirement of the `target_feature` function. The activations
+    // dominate the LSTM cell, and twice the lanes make them ~2x faster.
+    unsafe { forward_row_avx2_impl(z, c, out, act, tc) }
+}
+
+/// The fastest version of [`forward_row`] the running CPU supports.
+fn select_forward_row() -> ForwardRow {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx2") {
+            return forward_row_avx2;
+        }
+    }
+    forward_row
+}
+
 /// Forward over `b = z.len() / 4h` rows: `z` is `[b, 4h]`, `c` is `[b, h]`
 /// with row stride `ldc`; `out` (`[b, 2h]`), `act` (`[b, 4h]`) and `tc`
 /// (`[b, h]`) are overwritten.
@@ -46,7 +77,8 @@ pub fn lstm_cell_forward(h: usize, z: &[f32], c: &[f32], ldc: usize, out: &mut [
     let b = z.len() / (4 * h).max(1);
     assert!(h > 0 && z.len() == 4 * b * h && out.len() == 2 * b * h && act.len() == z.len() && tc.len() == b * h);
     assert!(ldc >= h && (b == 0 || c.len() >= (b - 1) * ldc + h), "lstm_cell_forward: cell state too short");
-    let row = |r: usize, o: &mut [f32], a: &mut [f32], t: &mut [f32]| forward_row(&z[r * 4 * h..][..4 * h], &c[r * ldc..][..h], o, a, t);
+    let f = select_forward_row();
+    let row = |r: usize, o: &mut [f32], a: &mut [f32], t: &mut [f32]| f(&z[r * 4 * h..][..4 * h], &c[r * ldc..][..h], o, a, t);
     if z.len() >= PARALLEL_MIN {
         let rows = out.par_chunks_mut(2 * h).zip(act.par_chunks_mut(4 * h)).zip(tc.par_chunks_mut(h));
         rows.enumerate().for_each(|(r, ((o, a), t))| row(r, o, a, t));
@@ -193,5 +225,25 @@ pub fn lstm_sequence_backward(
     gemm(4 * h, h, b, dxp, 4 * h, true, h0, h, false, dw, h, false);
     if t > 1 {
         gemm(4 * h, h, (t - 1) * b, &dxp[bh4..], 4 * h, true, out, 2 * h, false, dw, h, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::TestRng;
+
+    #[test]
+    fn forward_row_versions_are_bit_identical() {
+        let mut rng = TestRng::new(3);
+        let h = 37;
+        let z: Vec<f32> = rng.vec(4 * h).iter().map(|v| v * 12.0).collect();
+        let c: Vec<f32> = rng.vec(h).iter().map(|v| v * 3.0).collect();
+        let run = |f: ForwardRow| {
+            let (mut o, mut a, mut t) = (vec![0.0; 2 * h], vec![0.0; 4 * h], vec![0.0; h]);
+            f(&z, &c, &mut o, &mut a, &mut t);
+            [o, a, t].concat().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(forward_row), run(select_forward_row()));
     }
 }
