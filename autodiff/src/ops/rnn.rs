@@ -221,7 +221,7 @@ mod tests {
         }
         // First-order gradients: fused kernel vs ops.
         let seed = Tensor::rand_uniform(&[3, 10], -1.0, 1.0, 3);
-        let got = grad_with_seeds(&[fused], &[seed.clone()], &[z.clone(), c.clone()], false);
+        let got = grad_with_seeds(&[fused], std::slice::from_ref(&seed), &[z.clone(), c.clone()], false);
         let want = grad_with_seeds(&[want], &[seed], &[z, c], false);
         for (g, w) in got.iter().zip(&want) {
             for (a, b) in g.data().iter().zip(w.data()) {
@@ -274,8 +274,8 @@ mod tests {
         // Fused first-order kernel, differentiable-op rule (create_graph) and
         // the composed reference agree.
         let seed = Tensor::rand_uniform(&[5, 3, 8], -1.0, 1.0, 20);
-        let fast = grad_with_seeds(&[fused.clone()], &[seed.clone()], &x, false);
-        let ops = grad_with_seeds(&[fused], &[seed.clone()], &x, true);
+        let fast = grad_with_seeds(std::slice::from_ref(&fused), std::slice::from_ref(&seed), &x, false);
+        let ops = grad_with_seeds(&[fused], std::slice::from_ref(&seed), &x, true);
         let slow = grad_with_seeds(&[want], &[seed], &x, false);
         for ((f, o), s) in fast.iter().zip(&ops).zip(&slow) {
             for ((a, b), c) in f.data().iter().zip(o.data()).zip(s.data()) {
@@ -300,7 +300,7 @@ mod tests {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
                 let y = x[0].lstm_sequence(&x[1], &x[2], &x[3]);
-                let g = grad_with_seeds(std::slice::from_ref(&y), &[seed.clone()], &x, false);
+                let g = grad_with_seeds(std::slice::from_ref(&y), std::slice::from_ref(&seed), &x, false);
                 (y.to_vec(), g.iter().map(|g| g.to_vec()).collect::<Vec<_>>())
             })
         };
@@ -317,7 +317,7 @@ mod tests {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
                 let y = z.lstm_cell(&c);
-                let g = grad_with_seeds(std::slice::from_ref(&y), &[seed.clone()], &[z.clone(), c.clone()], false);
+                let g = grad_with_seeds(std::slice::from_ref(&y), std::slice::from_ref(&seed), &[z.clone(), c.clone()], false);
                 (y.to_vec(), g[0].to_vec(), g[1].to_vec())
             })
         };
