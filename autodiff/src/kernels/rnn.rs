@@ -18,11 +18,17 @@ use rayon::prelude::*;
 #[inline(always)]
 fn forward_row(z: &[f32], c: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
     let h = c.len();
-    for (a, &v) in act.iter_mut().zip(z) {
+    // σ for i, f (the first 2h) and o (the last h), tanh for g.
+    let (a_if, rest) = act.split_at_mut(2 * h);
+    let (a_g, a_o) = rest.split_at_mut(h);
+    for (a, &v) in a_if.iter_mut().zip(&z[..2 * h]) {
         *a = sigmoid(v);
     }
-    for (a, &v) in act[2 * h..3 * h].iter_mut().zip(&z[2 * h..3 * h]) {
+    for (a, &v) in a_g.iter_mut().zip(&z[2 * h..3 * h]) {
         *a = tanh(v);
+    }
+    for (a, &v) in a_o.iter_mut().zip(&z[3 * h..]) {
+        *a = sigmoid(v);
     }
     let (ai, rest) = act.split_at(h);
     let (af, rest) = rest.split_at(h);
