@@ -49,49 +49,67 @@ fn slice_depth(k: usize) -> usize {
     k.div_ceil(k.div_ceil(KC).max(1))
 }
 
-/// A microkernel: given `kc`, a packed `A` micro-panel (`kc × MR`, `MR` contiguous
-/// per step) and a packed `B` micro-panel (`kc × NR`), returns the `MR × NR` product.
-type Kernel = fn(usize, &[f32], &[f32]) -> [[f32; NR]; MR];
+/// A microkernel: given `kc`, the number `rows` (1..=MR) of valid rows, a packed
+/// `A` micro-panel (`kc × MR`, `MR` contiguous per step) and a packed `B`
+/// micro-panel (`kc × NR`), returns the `MR × NR` product (rows past `rows` are
+/// zero).
+type Kernel = fn(usize, usize, &[f32], &[f32]) -> [[f32; NR]; MR];
 
-/// Shared microkernel body.  `FUSED` selects `mul_add` (only sensible when the
-/// target has FMA; otherwise it would call a slow libm routine).
+/// Shared microkernel body over the first `ROWS` rows of the panel.  `FUSED`
+/// selects `mul_add` (only sensible when the target has FMA; otherwise it would
+/// call a slow libm routine).  Each element's sum runs over `k` in the same
+/// order whatever `ROWS`, so a short panel gives the same bits as a full one.
 #[inline(always)]
-fn kernel_body<const FUSED: bool>(kc: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
-    let mut acc = [[0.0f32; NR]; MR];
+fn kernel_body<const FUSED: bool, const ROWS: usize>(kc: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+    let mut acc = [[0.0f32; NR]; ROWS];
     let a = &a[..kc * MR];
     let b = &b[..kc * NR];
     for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
         let bp: &[f32; NR] = bp.try_into().unwrap();
-        for (row, &ai) in acc.iter_mut().zip(ap) {
+        for (row, &ai) in acc.iter_mut().zip(&ap[..ROWS]) {
             for (c, &bj) in row.iter_mut().zip(bp) {
                 *c = if FUSED { ai.mul_add(bj, *c) } else { *c + ai * bj };
             }
         }
     }
-    acc
+    let mut out = [[0.0f32; NR]; MR];
+    out[..ROWS].copy_from_slice(&acc);
+    out
+}
+
+/// Dispatches on the number of valid rows: a panel with only a few (the last
+/// one when `m` is not a multiple of `MR`, e.g. 32 = 5·6 + 2) skips the
+/// padding rows' multiply-adds.
+#[inline(always)]
+fn kernel_rows<const FUSED: bool>(kc: usize, rows: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+    match rows {
+        0..=2 => kernel_body::<FUSED, 2>(kc, a, b),
+        3..=4 => kernel_body::<FUSED, 4>(kc, a, b),
+        _ => kernel_body::<FUSED, MR>(kc, a, b),
+    }
 }
 
 /// Portable microkernel (separate multiply and add).
-fn kernel_scalar(kc: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
-    kernel_body::<false>(kc, a, b)
+fn kernel_scalar(kc: usize, rows: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+    kernel_rows::<false>(kc, rows, a, b)
 }
 
 /// The shared body compiled with AVX2 + FMA enabled.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn kernel_avx2_fma_impl(kc: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
-    kernel_body::<true>(kc, a, b)
+fn kernel_avx2_fma_impl(kc: usize, rows: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+    kernel_rows::<true>(kc, rows, a, b)
 }
 
 /// AVX2 + FMA microkernel.  Only ever handed out by `select_kernel` (or by tests)
 /// after `is_x86_feature_detected!` confirmed both features.
 #[cfg(target_arch = "x86_64")]
-fn kernel_avx2_fma(kc: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+fn kernel_avx2_fma(kc: usize, rows: usize, a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
     // SAFETY: this function is only reachable through `select_kernel` /
     // `avx2_fma_available`, which check at run time that the CPU supports AVX2
     // and FMA, the only requirement of the `target_feature` function.  It gives
     // roughly 2-3x over the SSE2 baseline.
-    unsafe { kernel_avx2_fma_impl(kc, a, b) }
+    unsafe { kernel_avx2_fma_impl(kc, rows, a, b) }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -430,7 +448,7 @@ impl TileCtx<'_> {
                 for (ip, apanel) in ap.chunks_exact(kc * MR).enumerate() {
                     let ir = ip * MR;
                     let mr = MR.min(mc - ir);
-                    let acc = (self.kernel)(kc, apanel, bpanel);
+                    let acc = (self.kernel)(kc, mr, apanel, bpanel);
                     for (row, accr) in tile.rows[ir..ir + mr].iter_mut().zip(&acc) {
                         let dst = &mut row[jr..jr + nr];
                         if overwrite {
@@ -571,6 +589,22 @@ mod tests {
                         "m={m} n={n} k={k} ta={ta} tb={tb} pad={pad} acc={accumulate}: \
                          c[{i},{j}]={x} ref={y}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_panels_match_full_panels_bitwise() {
+        let mut rng = Rng::new(11);
+        let kc = 37;
+        let (a, b) = (rng.vec(kc * MR), rng.vec(kc * NR));
+        for kernel in kernels() {
+            let full = kernel(kc, MR, &a, &b);
+            for rows in 1..MR {
+                let part = kernel(kc, rows, &a, &b);
+                for r in 0..rows {
+                    assert!(part[r].iter().zip(&full[r]).all(|(x, y)| x.to_bits() == y.to_bits()), "rows={rows}");
                 }
             }
         }
