@@ -3,7 +3,7 @@
 //! BLIS-style structure: the columns of `C` are walked in blocks of `NC`; for each
 //! block the matching part of `op(B)` is packed into `NR`-wide column panels,
 //! grouped by slices of the reduction dimension (`k` cut into equal slices of at
-//! most `KC`).  `C` is then cut into a fixed grid of `MC × NB` tiles which run in
+//! most `KC`).  `C` is then cut into a fixed grid of `MC × NB` tiles (narrower when `C` has few rows) which run in
 //! parallel; each tile packs its rows of `op(A)` into `MR`-tall row panels one
 //! slice at a time and runs the macro-kernel ([`multiply_packed`]): the
 //! register-blocked microkernel on every `MR × NR` sub-tile, storing straight
@@ -40,6 +40,9 @@ const KC: usize = 256;
 const MC: usize = 96;
 /// Columns of `C` per parallel tile (multiple of `NR`).
 const NB: usize = 256;
+/// Parallel products are cut into at least this many tiles when `C` is wide
+/// enough (narrowing tiles down to `NR` columns).
+const MIN_TILES: usize = 8;
 /// Columns of `op(B)` packed at once (multiple of `NB`); bounds the packed-B buffer.
 const NC: usize = 4096;
 /// Problems with fewer flops than this run on the calling thread only.
@@ -111,22 +114,41 @@ impl PanelB for Offsets {
 /// `A` micro-panel (`kc × MR`, `MR` contiguous per step), `b` gives the rows
 /// of `B` (`NR` floats each) and `c` is the top-left element of an `MR × NR`
 /// tile of `C` with row stride `ldc`; `accumulate` adds to `C` instead of
-/// overwriting.
+/// overwriting.  Only the first `rows` rows matter: a short panel (the last
+/// one when `m` is not a multiple of `MR`, e.g. 32 = 5·6 + 2) skips the
+/// padding rows' multiply-adds.  Each element's sum runs over `k` in the same
+/// order whatever `rows`, so a short panel gives the same bits as a full one.
 ///
 /// Safety contract: `a` is valid for `kc·MR` reads, every `b.row(kk)` for
 /// `NR` reads, and the `MR` rows of `NR` elements at `c + r·ldc` are valid for
 /// writes and not aliased by any live reference.
-pub(crate) type Kernel<B> = unsafe fn(usize, *const f32, B, *mut f32, usize, bool);
+pub(crate) type Kernel<B> = unsafe fn(usize, usize, *const f32, B, *mut f32, usize, bool);
 
 /// Portable microkernel (separate multiply and add), written over arrays so
 /// that LLVM vectorizes it with whatever the baseline target offers.
 ///
 /// # Safety
 /// The [`Kernel`] contract.
-unsafe fn kernel_scalar<B: PanelB>(kc: usize, a: *const f32, b: B, c: *mut f32, ldc: usize, accumulate: bool) {
+unsafe fn kernel_scalar<B: PanelB>(kc: usize, rows: usize, a: *const f32, b: B, c: *mut f32, ldc: usize, accumulate: bool) {
+    // SAFETY: forwarded Kernel contract.
+    unsafe {
+        match rows {
+            0..=2 => scalar_body::<B, 2>(kc, a, b, c, ldc, accumulate),
+            3..=4 => scalar_body::<B, 4>(kc, a, b, c, ldc, accumulate),
+            _ => scalar_body::<B, MR>(kc, a, b, c, ldc, accumulate),
+        }
+    }
+}
+
+/// [`kernel_scalar`] over the first `ROWS` rows.
+///
+/// # Safety
+/// The [`Kernel`] contract.
+#[inline(always)]
+unsafe fn scalar_body<B: PanelB, const ROWS: usize>(kc: usize, a: *const f32, b: B, c: *mut f32, ldc: usize, accumulate: bool) {
     // SAFETY: the caller guarantees these extents (Kernel contract).
     let a = unsafe { std::slice::from_raw_parts(a, kc * MR) };
-    let mut acc = [[0.0f32; NR]; MR];
+    let mut acc = [[0.0f32; NR]; ROWS];
     for (kk, ap) in a.chunks_exact(MR).enumerate() {
         // SAFETY: kk < kc (Kernel contract).
         let bp: &[f32; NR] = unsafe { &*(b.row(kk) as *const [f32; NR]) };
@@ -137,7 +159,7 @@ unsafe fn kernel_scalar<B: PanelB>(kc: usize, a: *const f32, b: B, c: *mut f32, 
         }
     }
     for (r, accr) in acc.iter().enumerate() {
-        // SAFETY: row r of the tile is valid for NR writes and unaliased (Kernel contract).
+        // SAFETY: row r < MR of the tile is valid for NR writes and unaliased (Kernel contract).
         let row = unsafe { std::slice::from_raw_parts_mut(c.add(r * ldc), NR) };
         if accumulate {
             row.iter_mut().zip(accr).for_each(|(d, &v)| *d += v);
@@ -155,9 +177,27 @@ unsafe fn kernel_scalar<B: PanelB>(kc: usize, a: *const f32, b: B, c: *mut f32, 
 /// handed out by `select_kernel` or tests after `avx2_fma_available()`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn kernel_avx2_fma<B: PanelB>(kc: usize, a: *const f32, b: B, c: *mut f32, ldc: usize, accumulate: bool) {
+unsafe fn kernel_avx2_fma<B: PanelB>(kc: usize, rows: usize, a: *const f32, b: B, c: *mut f32, ldc: usize, accumulate: bool) {
+    // SAFETY: forwarded Kernel contract; AVX2 and FMA are enabled here.
+    unsafe {
+        match rows {
+            0..=2 => avx2_body::<B, 2>(kc, a, b, c, ldc, accumulate),
+            3..=4 => avx2_body::<B, 4>(kc, a, b, c, ldc, accumulate),
+            _ => avx2_body::<B, MR>(kc, a, b, c, ldc, accumulate),
+        }
+    }
+}
+
+/// [`kernel_avx2_fma`] over the first `ROWS` rows.
+///
+/// # Safety
+/// As [`kernel_avx2_fma`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn avx2_body<B: PanelB, const ROWS: usize>(kc: usize, a: *const f32, b: B, c: *mut f32, ldc: usize, accumulate: bool) {
     use std::arch::x86_64::*;
-    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    let mut acc = [[_mm256_setzero_ps(); 2]; ROWS];
     let mut a = a;
     // SAFETY: every pointer offset stays inside the extents of the Kernel contract.
     unsafe {
@@ -328,36 +368,133 @@ fn gemm_with(
         pack_b(&b_op, k, jc, nc, &mut bpack[..k * ncp], parallel);
         let bpack = &bpack[..k * ncp];
 
-        // Fixed grid of tiles; each owns the disjoint block rows i0.., columns jc+j0.. of C.
-        let col_blocks = nc.div_ceil(NB);
-        let tiles = m.div_ceil(MC) * col_blocks;
-        let apack_len = MC * slice_depth(k);
-        let run = |t: usize| {
-            let (i0, j0) = ((t / col_blocks) * MC, (t % col_blocks) * NB);
-            let (mc, nb) = (MC.min(m - i0), NB.min(nc - j0));
-            let mut ap = take_scratch(&PACK_A, apack_len);
-            let kd = slice_depth(k);
-            for pc in (0..k).step_by(kd) {
-                let kc = kd.min(k - pc);
-                let apk = &mut ap[..round_up(mc, MR) * kc];
-                pack_a(&a_op, i0, mc, pc, kc, apk);
-                let bslice = &bpack[pc * ncp + j0 * kc..pc * ncp + (j0 + round_up(nb, NR)) * kc];
-                // SAFETY: the tile's block of C (rows i0..i0+mc, columns jc+j0..+nb) lies
-                // inside `c` (checked above) and no other tile touches it.
-                unsafe {
-                    let c0 = c_ptr.get().add(i0 * ldc + jc + j0);
-                    multiply_packed(kernel, kc, apk, mc, Packed(bslice.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
-                }
-            }
-            give_back_scratch(&PACK_A, ap);
-        };
-        if parallel && tiles > 1 {
-            (0..tiles).into_par_iter().for_each(run);
-        } else {
-            (0..tiles).for_each(run);
-        }
+        multiply_block(kernel, m, k, &a_op, bpack, (jc, nc), c_ptr, ldc, accumulate, parallel);
     }
     give_back_scratch(&PACK_B, bpack);
+}
+
+/// Columns `jc..jc + nc` of `C` (+)= `op(A)` times the packed block `bpack` of
+/// `op(B)` (as laid out by `pack_b`), over a grid of tiles.  Short, wide
+/// products (few row blocks) get narrower tiles so that there are at least
+/// `MIN_TILES` to share out; with a single row block, `op(A)` is packed once
+/// and shared by all tiles.  The grid depends on the sizes only, and an
+/// element's arithmetic never depends on its tile.
+#[allow(clippy::too_many_arguments)]
+fn multiply_block(
+    kernel: Kernel<Packed>,
+    m: usize,
+    k: usize,
+    a_op: &Operand,
+    bpack: &[f32],
+    (jc, nc): (usize, usize),
+    c_ptr: SharedMut,
+    ldc: usize,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let ncp = round_up(nc, NR);
+    let row_blocks = m.div_ceil(MC);
+    let tile_n = if parallel { round_up(nc.div_ceil(MIN_TILES.div_ceil(row_blocks)), NR).clamp(NR, NB) } else { NB };
+    let col_blocks = nc.div_ceil(tile_n);
+    let tiles = row_blocks * col_blocks;
+    let kd = slice_depth(k);
+    let shared = row_blocks == 1 && col_blocks > 1;
+    let mut apack_vec = take_scratch(&PACK_A_SHARED, if shared { round_up(m, MR) * k } else { 0 });
+    if shared {
+        let mcp = round_up(m, MR);
+        for pc in (0..k).step_by(kd) {
+            let kc = kd.min(k - pc);
+            pack_a(a_op, 0, m, pc, kc, &mut apack_vec[mcp * pc..mcp * (pc + kc)]);
+        }
+    }
+    let apack_shared = &apack_vec[..];
+    let apack_len = if shared { 0 } else { MC * kd };
+    let run = |t: usize| {
+        let (i0, j0) = ((t / col_blocks) * MC, (t % col_blocks) * tile_n);
+        let (mc, nb) = (MC.min(m - i0), tile_n.min(nc - j0));
+        let mcp = round_up(mc, MR);
+        let mut ap = take_scratch(&PACK_A, apack_len);
+        for pc in (0..k).step_by(kd) {
+            let kc = kd.min(k - pc);
+            let apk: &[f32] = if shared {
+                &apack_shared[mcp * pc..mcp * (pc + kc)]
+            } else {
+                pack_a(a_op, i0, mc, pc, kc, &mut ap[..mcp * kc]);
+                &ap[..mcp * kc]
+            };
+            let bslice = &bpack[pc * ncp + j0 * kc..pc * ncp + (j0 + round_up(nb, NR)) * kc];
+            // SAFETY: the tile's block of C (rows i0..i0+mc, columns jc+j0..+nb) lies
+            // inside `c` (checked by the caller) and no other tile touches it.
+            unsafe {
+                let c0 = c_ptr.get().add(i0 * ldc + jc + j0);
+                multiply_packed(kernel, kc, apk, mc, Packed(bslice.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
+            }
+        }
+        give_back_scratch(&PACK_A, ap);
+    };
+    if parallel && tiles > 1 {
+        (0..tiles).into_par_iter().for_each(run);
+    } else {
+        (0..tiles).for_each(run);
+    }
+    give_back_scratch(&PACK_A_SHARED, apack_vec);
+}
+
+/// A right operand `op(B)` (`k × n`) packed once, for several products with
+/// the same `B` (e.g. the recurrent weight of an RNN, used at every step).
+/// [`gemm_packed`] with it gives bit-identical results to [`gemm`].
+pub struct PackedB {
+    k: usize,
+    n: usize,
+    /// `NC`-column blocks one after the other: block `jc` starts at `k·jc`.
+    data: Vec<f32>,
+}
+
+impl PackedB {
+    /// Packs `op(B)`: if `!trans_b`, `B` is `k × n` with row stride `ldb`;
+    /// if `trans_b`, it is stored as `n × k` and used transposed.
+    pub fn new(k: usize, n: usize, b: &[f32], ldb: usize, trans_b: bool) -> PackedB {
+        let (br, bc) = if trans_b { (n, k) } else { (k, n) };
+        check_operand("B", br, bc, ldb, b.len());
+        let parallel = k.saturating_mul(n) >= 1 << 16;
+        let b_op = Operand { data: b, ld: ldb, trans: trans_b };
+        let mut data = vec![0.0; k * round_up(n, NR)];
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            pack_b(&b_op, k, jc, nc, &mut data[k * jc..k * (jc + round_up(nc, NR))], parallel);
+        }
+        PackedB { k, n, data }
+    }
+}
+
+/// [`gemm`] with a pre-packed right operand: `C (m × n) = op(A)·op(B)`
+/// (`+ C` if `accumulate`), where `b` holds `op(B)` (`k × n`).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed(m: usize, a: &[f32], lda: usize, trans_a: bool, b: &PackedB, c: &mut [f32], ldc: usize, accumulate: bool) {
+    let (n, k) = (b.n, b.k);
+    count_flops(2 * m * n * k);
+    let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
+    check_operand("A", ar, ac, lda, a.len());
+    check_operand("C", m, n, ldc, c.len());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for row in c.chunks_mut(ldc).take(m) {
+                row[..n].fill(0.0);
+            }
+        }
+        return;
+    }
+    let parallel = m.saturating_mul(n).saturating_mul(k).saturating_mul(2) >= PAR_FLOPS;
+    let a_op = Operand { data: a, ld: lda, trans: trans_a };
+    let c_ptr = SharedMut(c.as_mut_ptr());
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        let block = &b.data[k * jc..k * (jc + round_up(nc, NR))];
+        multiply_block(select_kernel(), m, k, &a_op, block, (jc, nc), c_ptr, ldc, accumulate, parallel);
+    }
 }
 
 /// A raw pointer to `C` shared by tasks that write disjoint blocks of it.
@@ -410,10 +547,10 @@ pub(crate) unsafe fn multiply_packed<B: PanelB>(
             unsafe {
                 let ct = c.add(ir * ldc + jr);
                 if mr == MR && nr == NR {
-                    kernel(kc, apanel, bpanel, ct, ldc, accumulate);
+                    kernel(kc, MR, apanel, bpanel, ct, ldc, accumulate);
                 } else {
                     let mut tmp = [0.0f32; MR * NR];
-                    kernel(kc, apanel, bpanel, tmp.as_mut_ptr(), NR, false);
+                    kernel(kc, mr, apanel, bpanel, tmp.as_mut_ptr(), NR, false);
                     for (r, t) in tmp.chunks_exact(NR).take(mr).enumerate() {
                         let row = std::slice::from_raw_parts_mut(ct.add(r * ldc), nr);
                         if accumulate {
@@ -489,6 +626,7 @@ thread_local! {
     /// element it later reads, so stale contents are harmless).
     static PACK_A: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     static PACK_B: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static PACK_A_SHARED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Takes this thread's cached buffer out of `key`, grown to at least `len`.
@@ -523,16 +661,30 @@ struct Operand<'a> {
 /// Packs rows `i0..i0+mc`, reduction indices `pc..pc+kc` of `op(A)` into `MR`-row
 /// panels: `out[p*kc*MR + kk*MR + r] = op(A)[i0 + p*MR + r][pc + kk]`, zero padded.
 fn pack_a(a: &Operand, i0: usize, mc: usize, pc: usize, kc: usize, out: &mut [f32]) {
+    if a.trans {
+        // Stored A is k × m: walk its rows once each (one page per row rather
+        // than one per row and panel), scattering each row over the panels.
+        let npanels = out.len() / (kc * MR);
+        for kk in 0..kc {
+            let src = &a.data[(pc + kk) * a.ld + i0..][..mc];
+            for p in 0..npanels {
+                let o = &mut out[(p * kc + kk) * MR..][..MR];
+                let mr = MR.min(mc - p * MR);
+                if mr == MR {
+                    // A constant-length copy compiles to two moves, not a memcpy call.
+                    o.copy_from_slice(&src[p * MR..][..MR]);
+                } else {
+                    o[..mr].copy_from_slice(&src[p * MR..][..mr]);
+                    o[mr..].fill(0.0);
+                }
+            }
+        }
+        return;
+    }
     for (p, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
         let r0 = i0 + p * MR;
         let mr = MR.min(i0 + mc - r0);
-        if a.trans {
-            for (kk, o) in panel.chunks_exact_mut(MR).enumerate() {
-                let src = &a.data[(pc + kk) * a.ld + r0..][..mr];
-                o[..mr].copy_from_slice(src);
-                o[mr..].fill(0.0);
-            }
-        } else if mr == MR {
+        if mr == MR {
             let rows: [&[f32]; MR] = std::array::from_fn(|r| &a.data[(r0 + r) * a.ld + pc..][..kc]);
             for (kk, o) in panel.chunks_exact_mut(MR).enumerate() {
                 for (dst, row) in o.iter_mut().zip(&rows) {
@@ -684,7 +836,8 @@ mod tests {
     fn big_sizes_all_transpositions() {
         let mut seed = 5000;
         for kernel in kernels() {
-            for &(m, n, k) in &[(130, 257, 99), (97, 300, 513), (200, 4100, 3)] {
+            // The last two have one row block: narrowed tiles sharing one packed A.
+            for &(m, n, k) in &[(130, 257, 99), (97, 300, 513), (200, 4100, 3), (32, 1000, 300), (50, 600, 20)] {
                 for t in 0..4 {
                     let (ta, tb) = (t & 1 == 1, t & 2 == 2);
                     seed += 1;
@@ -730,6 +883,45 @@ mod tests {
     }
 
     #[test]
+    fn short_panels_match_full_panels_bitwise() {
+        let mut rng = Rng::new(11);
+        let kc = 37;
+        let (a, b) = (rng.vec(kc * MR), rng.vec(kc * NR));
+        let run = |kernel: Kernel<Packed>, rows: usize| {
+            let mut c = [0.0f32; MR * NR];
+            // SAFETY: a is kc·MR, b is kc·NR, c is an MR × NR tile.
+            unsafe { kernel(kc, rows, a.as_ptr(), Packed(b.as_ptr()), c.as_mut_ptr(), NR, false) };
+            c
+        };
+        for kernel in kernels() {
+            let full = run(kernel, MR);
+            for rows in 1..MR {
+                let part = run(kernel, rows);
+                assert!(part[..rows * NR].iter().zip(&full).all(|(x, y)| x.to_bits() == y.to_bits()), "rows={rows}");
+            }
+        }
+    }
+
+    #[test]
+    fn prepacked_b_is_bit_identical() {
+        let mut rng = Rng::new(77);
+        for (m, n, k, ta, tb) in
+            [(32, 1024, 256, false, true), (7, 4100, 3, true, false), (5, 17, 300, false, false), (3, 0, 4, false, false)]
+        {
+            let (ar, ac) = if ta { (k, m) } else { (m, k) };
+            let (br, bc) = if tb { (n, k) } else { (k, n) };
+            let (a, b) = (rng.vec(ar * ac), rng.vec(br * bc));
+            let c0 = rng.vec(m * n);
+            for accumulate in [false, true] {
+                let (mut c1, mut c2) = (c0.clone(), c0.clone());
+                gemm(m, n, k, &a, ac, ta, &b, bc, tb, &mut c1, n, accumulate);
+                gemm_packed(m, &a, ac, ta, &PackedB::new(k, n, &b, bc, tb), &mut c2, n, accumulate);
+                assert!(c1.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k}");
+            }
+        }
+    }
+
+    #[test]
     fn public_entry_point_and_k_zero() {
         let mut c = vec![7.0f32; 6];
         gemm(2, 3, 0, &[], 0, false, &[], 3, false, &mut c, 3, true);
@@ -742,18 +934,20 @@ mod tests {
     #[test]
     fn bit_identical_across_thread_counts() {
         let mut rng = Rng::new(42);
-        let (m, n, k) = (203, 517, 301);
-        let a = rng.vec(m * k);
-        let b = rng.vec(k * n);
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let mut c = vec![0.5f32; m * n];
-            pool.install(|| gemm(m, n, k, &a, k, false, &b, n, false, &mut c, n, true));
-            c
-        };
-        let c1 = run(1);
-        let c3 = run(3);
-        assert!(c1.iter().zip(&c3).all(|(x, y)| x.to_bits() == y.to_bits()));
+        // Square-ish, and short-and-wide (narrowed tiles).
+        for (m, n, k) in [(203, 517, 301), (32, 256, 1024), (5, 1000, 64)] {
+            let a = rng.vec(m * k);
+            let b = rng.vec(k * n);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut c = vec![0.5f32; m * n];
+                pool.install(|| gemm(m, n, k, &a, k, false, &b, n, false, &mut c, n, true));
+                c
+            };
+            let c1 = run(1);
+            let c3 = run(3);
+            assert!(c1.iter().zip(&c3).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k}");
+        }
     }
 
     /// Best-of-`reps` GFLOP/s of an `s × s × s` product with `kernel`.

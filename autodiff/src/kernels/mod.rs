@@ -9,9 +9,11 @@ pub mod conv;
 pub mod elementwise;
 pub mod gemm;
 pub mod layout;
+pub mod math;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod rnn;
 pub mod winograd;
 
 /// Below this many elements, kernels run on the calling thread: handing

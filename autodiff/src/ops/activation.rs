@@ -3,6 +3,7 @@
 
 use super::{around_axis, constant, unary};
 use crate::graph::Backward;
+use crate::kernels::math;
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -61,15 +62,6 @@ impl Backward for LogSoftmax {
     }
 }
 
-fn sigmoid(v: f32) -> f32 {
-    if v >= 0.0 {
-        1.0 / (1.0 + (-v).exp())
-    } else {
-        let e = v.exp();
-        e / (1.0 + e)
-    }
-}
-
 impl Tensor {
     /// `max(x, 0)`; its derivative at 0 is 0.
     pub fn relu(&self) -> Tensor {
@@ -83,12 +75,12 @@ impl Tensor {
 
     /// Hyperbolic tangent.
     pub fn tanh(&self) -> Tensor {
-        unary(self, f32::tanh, Tanh)
+        unary(self, math::tanh, Tanh)
     }
 
     /// Logistic sigmoid `1 / (1 + e^-x)`.
     pub fn sigmoid(&self) -> Tensor {
-        unary(self, sigmoid, Sigmoid)
+        unary(self, math::sigmoid, Sigmoid)
     }
 
     /// `x - log Σ e^x` along `axis`, computed stably (max subtracted).

@@ -3,7 +3,7 @@
 
 use super::{constant, unary};
 use crate::graph::Backward;
-use crate::kernels::elementwise;
+use crate::kernels::{elementwise, math};
 use crate::shape::broadcast_shape;
 use crate::tensor::Tensor;
 
@@ -193,7 +193,7 @@ impl Tensor {
     }
     /// `e^self`.
     pub fn exp(&self) -> Tensor {
-        unary(self, f32::exp, Exp)
+        unary(self, math::exp, Exp)
     }
     /// Natural logarithm.
     pub fn log(&self) -> Tensor {

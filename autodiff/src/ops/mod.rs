@@ -16,6 +16,7 @@ pub mod loss;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
+pub mod rnn;
 
 use crate::graph::Backward;
 use crate::tensor::Tensor;

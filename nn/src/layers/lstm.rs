@@ -85,33 +85,25 @@ impl Lstm {
         if let Some(s) = state {
             assert_eq!(s.len(), self.layers.len(), "Lstm: {} initial states for {} layers", s.len(), self.layers.len());
         }
-        // Per-step inputs: slicing once here (rather than slicing a
-        // precomputed [t, b, 4h] projection inside the loop) keeps the
-        // backward pass linear in t: each slice's gradient is padded to the
-        // size of `x`, not of all the gates of the sequence.
-        let feat0 = x.dim(2);
-        let mut steps: Vec<Tensor> = (0..t).map(|s| x.narrow(1, s, 1).reshape(&[b, feat0])).collect();
+        // Time-major throughout: each layer projects the inputs of all steps
+        // in one product, then runs its recurrence as one op.
+        let mut seq = x.transpose(0, 1); // [t, b, features]
         let mut finals = Vec::with_capacity(self.layers.len());
         for (k, l) in self.layers.iter().enumerate() {
-            let feat = steps.first().map_or(feat0, |s| s.dim(1));
+            let feat = seq.dim(2);
             assert_eq!(feat, l.weight_ih.dim(1), "Lstm: layer {k} expects {} features, input has {feat}", l.weight_ih.dim(1));
             let bias = l.bias_ih.add(&l.bias_hh);
-            let (mut h, mut c) = match state {
+            let proj = seq.reshape(&[t * b, feat]).matmul_t(&l.weight_ih, false, true).add(&bias).reshape(&[t, b, 4 * hs]);
+            let (h0, c0) = match state {
                 Some(s) => s[k].clone(),
                 None => (Tensor::zeros(&[b, hs]), Tensor::zeros(&[b, hs])),
             };
-            let mut outs = Vec::with_capacity(t);
-            for xs in &steps {
-                let gates = xs.matmul_t(&l.weight_ih, false, true).add(&bias).add(&h.matmul_t(&l.weight_hh, false, true));
-                let g = gates.chunk(4, 1);
-                c = g[1].sigmoid().mul(&c).add(&g[0].sigmoid().mul(&g[2].tanh()));
-                h = g[3].sigmoid().mul(&c.tanh());
-                outs.push(h.clone());
-            }
-            steps = outs;
-            finals.push((h, c));
+            let out = proj.lstm_sequence(&l.weight_hh, &h0, &c0); // [t, b, 2h]: h and c of every step
+            let last = out.narrow(0, t - 1, 1).reshape(&[b, 2 * hs]);
+            finals.push((last.narrow(1, 0, hs), last.narrow(1, hs, hs)));
+            seq = out.narrow(2, 0, hs);
         }
-        let input = Tensor::concat(&steps.iter().map(|h| h.unsqueeze(1)).collect::<Vec<_>>(), 1);
+        let input = seq.transpose(0, 1);
         (input, finals)
     }
 }
