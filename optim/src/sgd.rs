@@ -83,27 +83,35 @@ impl GradientStep for Sgd {
         if c.momentum != 0.0 && !first {
             assert_eq!(self.momentum.len(), params.len(), "sgd: state for {} parameters, got {}", self.momentum.len(), params.len());
         }
+        // Two vectorized passes per tensor (new momentum, new parameter), with
+        // the same floating-point expressions as PyTorch's SGD:
+        // d = g + wd·p;  b = μ·b + (1 − τ)·d (b = d at the first step);
+        // step = d + μ·b (Nesterov) or b;  p ← p − lr·step.
+        let (lr, wd, mu, damp) = (c.lr, c.weight_decay, c.momentum, c.dampening);
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-            let mut d: Vec<f32> = g.data().iter().zip(p.data()).map(|(&g, &p)| g + c.weight_decay * p).collect();
-            if c.momentum != 0.0 {
-                let buf: Vec<f32> = if first {
-                    d.clone()
-                } else {
-                    self.momentum[i].data().iter().zip(&d).map(|(&b, &g)| c.momentum * b + (1.0 - c.dampening) * g).collect()
-                };
-                if c.nesterov {
-                    d.iter_mut().zip(&buf).for_each(|(g, &b)| *g += c.momentum * b);
-                } else {
-                    d.copy_from_slice(&buf);
-                }
-                let buf = Tensor::from_vec(buf, p.shape());
-                if first {
-                    self.momentum.push(buf);
-                } else {
-                    self.momentum[i] = buf;
-                }
+            let (pd, gd) = (p.data(), g.data());
+            if mu == 0.0 {
+                let new: Vec<f32> = pd.iter().zip(gd).map(|(&p, &g)| p - lr * (g + wd * p)).collect();
+                *p = Tensor::from_vec(new, p.shape());
+                continue;
             }
-            let new: Vec<f32> = p.data().iter().zip(&d).map(|(&p, &g)| p - c.lr * g).collect();
+            let buf: Vec<f32> = if first {
+                pd.iter().zip(gd).map(|(&p, &g)| g + wd * p).collect()
+            } else {
+                let old = self.momentum[i].data();
+                old.iter().zip(pd.iter().zip(gd)).map(|(&b, (&p, &g))| mu * b + (1.0 - damp) * (g + wd * p)).collect()
+            };
+            let new: Vec<f32> = if c.nesterov {
+                pd.iter().zip(gd.iter().zip(&buf)).map(|(&p, (&g, &b))| p - lr * ((g + wd * p) + mu * b)).collect()
+            } else {
+                pd.iter().zip(&buf).map(|(&p, &b)| p - lr * b).collect()
+            };
+            let buf = Tensor::from_vec(buf, p.shape());
+            if first {
+                self.momentum.push(buf);
+            } else {
+                self.momentum[i] = buf;
+            }
             *p = Tensor::from_vec(new, p.shape());
         }
     }
