@@ -273,7 +273,7 @@ thread_local! {
 /// `xp[offset(r) + q]` with `offset(r) = ci·hp·wp + ki·dh·wp + kj·dw`, so the
 /// GEMM microkernel reads `B` straight from `xp` ([`Offsets`]).  Columns
 /// `ox ≥ ow` of each padded-width row are computed and dropped.
-fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
+fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
     let (oh, ow) = (g.out_h(), g.out_w());
     let (hp, wp) = (g.h + 2 * g.padding.0, g.w + 2 * g.padding.1);
@@ -321,7 +321,11 @@ fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
                 }
                 let dst0 = oy * ow + (lo - oy * wp);
                 for (co, yrow) in yv[..g.c_out * cols].chunks_exact(cols).enumerate() {
-                    yi[co * no + dst0..co * no + dst0 + hi - lo].copy_from_slice(&yrow[lo - j0..hi - j0]);
+                    let (dst, src) = (&mut yi[co * no + dst0..co * no + dst0 + hi - lo], &yrow[lo - j0..hi - j0]);
+                    match bias {
+                        Some(b) => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b[co]),
+                        None => dst.copy_from_slice(src),
+                    }
                 }
             }
         }
@@ -331,12 +335,23 @@ fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
 }
 
 /// `y [n, c_out, oh, ow] = conv(x [n, c_in, h, w], w)` (no bias; overwrites `y`).
-///
-/// Batches of two or more images run in parallel over images, each packing
-/// its im2col panels straight from the image against weights packed once
-/// ([`PackedLhs`]); a single image uses an explicit im2col and the parallel GEMM.
 pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
+    conv2d_forward_bias(g, x, w, None, y);
+}
+
+/// `y [n, c_out, oh, ow] = conv(x [n, c_in, h, w], w) + bias[c_out]` (overwrites `y`).
+///
+/// Stride-1 convolutions of a batch read the im2col matrix straight from a
+/// padded image copy ([`forward_direct`]; Winograd for 3×3 with many
+/// channels), other batches pack im2col panels from the image against
+/// weights packed once ([`PackedLhs`]); a single image uses an explicit
+/// im2col and the parallel GEMM.  The bias is added while the output is
+/// written where the path allows, in a pass over `y` otherwise.
+pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
     g.check(x.len(), w.len(), y.len());
+    if let Some(b) = bias {
+        assert_eq!(b.len(), g.c_out, "conv2d: bias length");
+    }
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
     let ys = g.c_out * no;
     if y.is_empty() {
@@ -344,15 +359,16 @@ pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     }
     if kd == 0 {
         y.fill(0.0);
+        add_bias(bias, no, y);
         return;
     }
     if g.n >= 2 {
         count_flops(2 * g.n * g.c_out * kd * no);
     }
     if winograd::applies(g) {
-        winograd::forward(g, x, w, y);
+        return winograd::forward(g, x, w, bias, y);
     } else if g.n >= 2 && g.stride == (1, 1) {
-        forward_direct(g, x, w, y);
+        return forward_direct(g, x, w, bias, y);
     } else if g.n >= 2 {
         let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
         let kds = slice_depth(kd);
@@ -381,13 +397,27 @@ pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
             gemm(g.c_out, no, kd, w, kd, false, col, no, false, y, no, false);
         });
     }
+    add_bias(bias, no, y);
+}
+
+/// `y[.., co, ..] += bias[co]` over outputs of `plane` positions per channel.
+fn add_bias(bias: Option<&[f32]>, plane: usize, y: &mut [f32]) {
+    if let Some(b) = bias {
+        if plane > 0 {
+            y.par_chunks_mut(plane * b.len()).for_each(|yi| {
+                for (yc, &bc) in yi.chunks_exact_mut(plane).zip(b) {
+                    yc.iter_mut().for_each(|v| *v += bc);
+                }
+            });
+        }
+    }
 }
 
 /// The direct stride-1 path, for tests of the faster algorithms.
 #[cfg(test)]
 pub(crate) fn conv2d_forward_direct_for_tests(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     assert!(g.stride == (1, 1) && g.n >= 1);
-    forward_direct(g, x, w, y);
+    forward_direct(g, x, w, None, y);
 }
 
 /// For stride 1, the input gradient is itself a convolution: of `gy` with the
@@ -818,6 +848,29 @@ mod tests {
             // Big enough to make the inner gemm go parallel and to chunk the batch.
             geom(5, 16, 20, 18, 24, 3, 3, (1, 1), (1, 1), (1, 1)),
         ]
+    }
+
+    /// The bias is added inside every forward path (direct, Winograd,
+    /// packed im2col, single image): same as adding it afterwards.
+    #[test]
+    fn bias_on_every_path() {
+        let mut rng = Rng::new(78);
+        let mut gs = geometries();
+        gs.push(geom(2, 64, 5, 6, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // Winograd
+        gs.push(geom(2, 64, 3, 3, 64, 3, 3, (1, 1), (0, 0), (1, 1))); // Winograd, odd output
+        for g in gs {
+            let x = rng.vec(g.n * g.c_in * g.h * g.w);
+            let w = rng.vec(g.c_out * g.k_dim());
+            let b = rng.vec(g.c_out);
+            let len = g.n * g.c_out * g.out_plane();
+            let (mut with, mut without) = (vec![0.0; len], vec![0.0; len]);
+            conv2d_forward_bias(&g, &x, &w, Some(&b), &mut with);
+            conv2d_forward(&g, &x, &w, &mut without);
+            for (i, (&p, &q)) in with.iter().zip(&without).enumerate() {
+                let co = (i / g.out_plane().max(1)) % g.c_out;
+                assert_eq!(p, q + b[co], "{g:?} [{i}]");
+            }
+        }
     }
 
     #[test]

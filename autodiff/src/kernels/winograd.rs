@@ -75,7 +75,7 @@ thread_local! {
 }
 
 /// `y [n, c_out, oh, ow] = conv(x, w)` by Winograd F(2×2, 3×3); requires [`applies`].
-pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
+pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
     debug_assert!(applies_with(g, 1));
     let (c_in, c_out) = (g.c_in, g.c_out);
     let (oh, ow) = (g.out_h(), g.out_w());
@@ -135,7 +135,7 @@ pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
                 }
             }
             for (k, yk) in ychunk.chunks_exact_mut(ys).enumerate() {
-                transform(Pass::Output { m: &mv[k * per..], c_out, oh, ow }, tw, ty0, rows, tbp, yk);
+                transform(Pass::Output { m: &mv[k * per..], c_out, oh, ow, bias }, tw, ty0, rows, tbp, yk);
             }
         }
         give_back_scratch(&PADDED, xpv);
@@ -190,7 +190,18 @@ fn input_transform(xp: &[f32], c_in: usize, plane: usize, wp: usize, tw: usize, 
 /// vectorized over the block's tiles, then interleaved into output rows.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn output_transform(m: &[f32], c_out: usize, tbp: usize, tw: usize, ty0: usize, rows: usize, oh: usize, ow: usize, y: &mut [f32]) {
+fn output_transform(
+    m: &[f32],
+    c_out: usize,
+    bias: Option<&[f32]>,
+    tbp: usize,
+    tw: usize,
+    ty0: usize,
+    rows: usize,
+    oh: usize,
+    ow: usize,
+    y: &mut [f32],
+) {
     let nb = rows * tw;
     // s[i*2+b][t]: row i of a tile's m reduced to column b; q[a*2+b][t]: the 2×2 outputs.
     let mut s = vec![0.0f32; 8 * nb];
@@ -218,12 +229,15 @@ fn output_transform(m: &[f32], c_out: usize, tbp: usize, tw: usize, ty0: usize, 
                 }
                 let (c0, c1) = (&q[(2 * a) * nb + r * tw..][..tw], &q[(2 * a + 1) * nb + r * tw..][..tw]);
                 let yrow = &mut yo[oy * ow..(oy + 1) * ow];
+                let bc = bias.map(|b| b[co]);
                 for (pair, (&v0, &v1)) in yrow.chunks_exact_mut(2).zip(c0.iter().zip(c1)) {
-                    pair[0] = v0;
-                    pair[1] = v1;
+                    (pair[0], pair[1]) = match bc {
+                        Some(b) => (v0 + b, v1 + b),
+                        None => (v0, v1),
+                    };
                 }
                 if ow % 2 == 1 {
-                    yrow[ow - 1] = c0[tw - 1];
+                    yrow[ow - 1] = bc.map_or(c0[tw - 1], |b| c0[tw - 1] + b);
                 }
             }
         }
@@ -237,7 +251,7 @@ enum Pass<'a> {
     /// Input transform into `V`.
     Input { xp: &'a [f32], c_in: usize, plane: usize, wp: usize },
     /// Output transform from `M`.
-    Output { m: &'a [f32], c_out: usize, oh: usize, ow: usize },
+    Output { m: &'a [f32], c_out: usize, oh: usize, ow: usize, bias: Option<&'a [f32]> },
 }
 
 /// Runs one transform pass (`buf` is `V` for the input pass, the image's output otherwise).
@@ -245,7 +259,7 @@ enum Pass<'a> {
 fn run_pass(pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
     match pass {
         Pass::Input { xp, c_in, plane, wp } => input_transform(xp, c_in, plane, wp, tw, ty0, rows, tbp, buf),
-        Pass::Output { m, c_out, oh, ow } => output_transform(m, c_out, tbp, tw, ty0, rows, oh, ow, buf),
+        Pass::Output { m, c_out, oh, ow, bias } => output_transform(m, c_out, bias, tbp, tw, ty0, rows, oh, ow, buf),
     }
 }
 
@@ -315,7 +329,7 @@ mod tests {
             let w = rng.vec(g.c_out * g.c_in * 9);
             let len = g.n * g.c_out * g.out_h() * g.out_w();
             let (mut a, mut b) = (vec![0.0; len], vec![0.0; len]);
-            forward(&g, &x, &w, &mut a);
+            forward(&g, &x, &w, None, &mut a);
             direct(&g, &x, &w, &mut b);
             let scale = (g.c_in * 9) as f32;
             for (k, (p, q)) in a.iter().zip(&b).enumerate() {
@@ -333,7 +347,7 @@ mod tests {
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let mut y = vec![0.0; g.n * g.c_out * g.out_h() * g.out_w()];
-            pool.install(|| forward(&g, &x, &w, &mut y));
+            pool.install(|| forward(&g, &x, &w, None, &mut y));
             y
         };
         let (a, b) = (run(1), run(3));

@@ -5,7 +5,7 @@
 //!
 //! | op | inputs | rule for incoming `G` |
 //! |---|---|---|
-//! | `y = conv(x, w)` | x, w | `dx = input_grad(G, w)`, `dw = weight_grad(x, G)` |
+//! | `y = conv(x, w) (+ b)` | x, w (, b) | `dx = input_grad(G, w)`, `dw = weight_grad(x, G)` (, `db = Σ G` over n, h, w) |
 //! | `gx = input_grad(gy, w)` | gy, w | `d gy = conv(G, w)`, `dw = weight_grad(G, gy)` |
 //! | `gw = weight_grad(x, gy)` | x, gy | `dx = input_grad(gy, G)`, `d gy = conv(x, G)` |
 
@@ -22,7 +22,12 @@ impl Backward for Conv {
     }
     fn backward(&self, i: &[Tensor], _: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
         let (x, w) = (&i[0], &i[1]);
-        vec![x.requires_grad().then(|| input_grad(g, w, self.geom)), w.requires_grad().then(|| weight_grad(x, g, self.geom))]
+        let mut grads =
+            vec![x.requires_grad().then(|| input_grad(g, w, self.geom)), w.requires_grad().then(|| weight_grad(x, g, self.geom))];
+        if let Some(b) = i.get(2) {
+            grads.push(b.requires_grad().then(|| g.sum(&[0, 2, 3], false)));
+        }
+        grads
     }
 }
 
@@ -52,10 +57,18 @@ impl Backward for WeightGrad {
     }
 }
 
-fn conv(x: &Tensor, w: &Tensor, geom: Conv2dGeom) -> Tensor {
+/// `conv(x, w)`, plus `bias` added as the output is written (one op, so
+/// no separate pass over the output).
+fn conv_bias(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, geom: Conv2dGeom) -> Tensor {
     let mut y = vec![0.0; geom.n * geom.c_out * geom.out_h() * geom.out_w()];
-    k::conv2d_forward(&geom, x.data(), w.data(), &mut y);
-    Tensor::from_op(y, vec![geom.n, geom.c_out, geom.out_h(), geom.out_w()], Conv { geom }, vec![x.clone(), w.clone()])
+    k::conv2d_forward_bias(&geom, x.data(), w.data(), bias.map(|b| b.data()), &mut y);
+    let mut inputs = vec![x.clone(), w.clone()];
+    inputs.extend(bias.cloned());
+    Tensor::from_op(y, vec![geom.n, geom.c_out, geom.out_h(), geom.out_w()], Conv { geom }, inputs)
+}
+
+fn conv(x: &Tensor, w: &Tensor, geom: Conv2dGeom) -> Tensor {
+    conv_bias(x, w, None, geom)
 }
 
 fn input_grad(gy: &Tensor, w: &Tensor, geom: Conv2dGeom) -> Tensor {
@@ -126,14 +139,10 @@ impl Tensor {
         dilation: (usize, usize),
     ) -> Tensor {
         let geom = geometry("conv2d", self.shape(), weight.shape(), ConvParams { stride, padding, dilation });
-        let y = conv(self, weight, geom);
-        match bias {
-            Some(b) => {
-                assert_eq!(b.shape(), [geom.c_out], "conv2d: bias {:?} for {} output channels", b.shape(), geom.c_out);
-                y.add(&b.reshape(&[1, geom.c_out, 1, 1]))
-            }
-            None => y,
+        if let Some(b) = bias {
+            assert_eq!(b.shape(), [geom.c_out], "conv2d: bias {:?} for {} output channels", b.shape(), geom.c_out);
         }
+        conv_bias(self, weight, bias, geom)
     }
 
     /// The adjoint of [`Tensor::conv2d`] with respect to its input (a
