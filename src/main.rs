@@ -114,7 +114,9 @@ fn run(command: Command) -> Result<(), commands::CliError> {
 /// is page-faulted in again on every op: for a landscape grid that is as
 /// much system time as compute. Never mapping and never trimming (what
 /// `GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=…`
-/// does) removes it; numerics are unchanged.
+/// does) removes it; one arena keeps the rayon workers' blocks in the same
+/// reusable heap (peak RSS of a ResNet-20 eval 1137 -> 787 MB). Numerics are
+/// unchanged.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
