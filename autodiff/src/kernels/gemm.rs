@@ -201,6 +201,13 @@ unsafe fn avx2_body<B: PanelB, const ROWS: usize>(kc: usize, a: *const f32, b: B
     let mut a = a;
     // SAFETY: every pointer offset stays inside the extents of the Kernel contract.
     unsafe {
+        // Fetch the C tile while the k loop runs, so the final update does
+        // not wait on cache misses.
+        for r in 0..ROWS {
+            let p = c.add(r * ldc) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.add(60));
+        }
         for kk in 0..kc {
             let bp = b.row(kk);
             let b0 = _mm256_loadu_ps(bp);
