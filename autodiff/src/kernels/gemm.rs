@@ -478,6 +478,28 @@ impl PackedB {
 /// (`+ C` if `accumulate`), where `b` holds `op(B)` (`k × n`).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_packed(m: usize, a: &[f32], lda: usize, trans_a: bool, b: &PackedB, c: &mut [f32], ldc: usize, accumulate: bool) {
+    gemm_packed_impl(m, a, lda, trans_a, b, c, ldc, accumulate, true);
+}
+
+/// [`gemm_packed`] on the calling thread only, for callers that already run
+/// one task per worker (same results: tiling never changes the arithmetic).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed_serial(m: usize, a: &[f32], lda: usize, trans_a: bool, b: &PackedB, c: &mut [f32], ldc: usize, accumulate: bool) {
+    gemm_packed_impl(m, a, lda, trans_a, b, c, ldc, accumulate, false);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_packed_impl(
+    m: usize,
+    a: &[f32],
+    lda: usize,
+    trans_a: bool,
+    b: &PackedB,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    allow_parallel: bool,
+) {
     let (n, k) = (b.n, b.k);
     count_flops(2 * m * n * k);
     let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
@@ -494,7 +516,7 @@ pub fn gemm_packed(m: usize, a: &[f32], lda: usize, trans_a: bool, b: &PackedB, 
         }
         return;
     }
-    let parallel = m.saturating_mul(n).saturating_mul(k).saturating_mul(2) >= PAR_FLOPS;
+    let parallel = allow_parallel && m.saturating_mul(n).saturating_mul(k).saturating_mul(2) >= PAR_FLOPS;
     let a_op = Operand { data: a, ld: lda, trans: trans_a };
     let c_ptr = SharedMut(c.as_mut_ptr());
     for jc in (0..n).step_by(NC) {
@@ -924,6 +946,9 @@ mod tests {
                 gemm(m, n, k, &a, ac, ta, &b, bc, tb, &mut c1, n, accumulate);
                 gemm_packed(m, &a, ac, ta, &PackedB::new(k, n, &b, bc, tb), &mut c2, n, accumulate);
                 assert!(c1.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k}");
+                let mut c3 = c0.clone();
+                gemm_packed_serial(m, &a, ac, ta, &PackedB::new(k, n, &b, bc, tb), &mut c3, n, accumulate);
+                assert!(c1.iter().zip(&c3).all(|(x, y)| x.to_bits() == y.to_bits()), "serial m={m} n={n} k={k}");
             }
         }
     }

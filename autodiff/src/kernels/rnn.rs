@@ -7,7 +7,7 @@
 //! `h' = o·tanh(c')`. Rows are independent, so results never depend on the
 //! thread count.
 
-use super::gemm::{gemm, gemm_packed, PackedB};
+use super::gemm::{gemm, gemm_packed, gemm_packed_serial, PackedB, SharedMut};
 use super::math::{sigmoid, tanh};
 use super::PARALLEL_MIN;
 use rayon::prelude::*;
@@ -189,32 +189,82 @@ pub struct SeqDims {
     pub h: usize,
 }
 
+/// The batch rows the recurrences are split into, one range per worker:
+/// rows never interact within a layer, so each range runs all its steps on
+/// its own thread with no synchronization per step, and every row's
+/// arithmetic is the same whatever the split.
+fn row_chunks(b: usize) -> Vec<std::ops::Range<usize>> {
+    let k = rayon::current_num_threads().min(b).max(1);
+    (0..k).map(|i| i * b / k..(i + 1) * b / k).collect()
+}
+
+/// `C (+)= A·B` with the packed `B`, on this thread when the caller already
+/// runs one task per worker.
+#[allow(clippy::too_many_arguments)]
+fn product(serial: bool, m: usize, a: &[f32], lda: usize, b: &PackedB, c: &mut [f32], ldc: usize, accumulate: bool) {
+    if serial {
+        gemm_packed_serial(m, a, lda, false, b, c, ldc, accumulate);
+    } else {
+        gemm_packed(m, a, lda, false, b, c, ldc, accumulate);
+    }
+}
+
 /// Runs an LSTM layer over a sequence. `xp`: the input projections
 /// (biases included), `[t, b, 4h]`; `w`: `W_hh`, `[4h, h]`; `h0`, `c0`:
 /// `[b, h]`. Per step `z = xp[s] + h·Wᵀ`, then the fused cell. Overwrites
 /// `out` (`[t, b, 2h]`, each step's `[h', c']`), `act` (`[t, b, 4h]`) and
 /// `tc` (`[t, b, h]`), the last two being saved for [`lstm_sequence_backward`].
+/// The batch is split into [`row_chunks`], each running the whole sequence.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_sequence_forward(d: SeqDims, xp: &[f32], w: &[f32], h0: &[f32], c0: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
     let SeqDims { t, b, h } = d;
     let (bh, bh2, bh4) = (b * h, 2 * b * h, 4 * b * h);
     assert!(xp.len() == t * bh4 && w.len() == 4 * h * h && h0.len() == bh && c0.len() == bh);
     assert!(out.len() == t * bh2 && act.len() == t * bh4 && tc.len() == t * bh);
-    let mut z = vec![0.0f32; bh4];
     let wt = PackedB::new(h, 4 * h, w, h, true); // Wᵀ, packed once for all steps
-    for s in 0..t {
-        let (done, rest) = out.split_at_mut(s * bh2);
-        // The previous state: (h0, c0), or the previous step's output rows [h, c].
-        let (hp, ldh, cp, ldc) = if s == 0 { (h0, h, c0, h) } else { (&done[(s - 1) * bh2..], 2 * h, &done[(s - 1) * bh2 + h..], 2 * h) };
-        z.copy_from_slice(&xp[s * bh4..(s + 1) * bh4]);
-        gemm_packed(b, hp, ldh, false, &wt, &mut z, 4 * h, true);
-        lstm_cell_forward(h, &z, cp, ldc, &mut rest[..bh2], &mut act[s * bh4..(s + 1) * bh4], &mut tc[s * bh..(s + 1) * bh]);
-    }
+    let chunks = row_chunks(b);
+    let serial = chunks.len() > 1;
+    let (outp, actp, tcp) = (SharedMut(out.as_mut_ptr()), SharedMut(act.as_mut_ptr()), SharedMut(tc.as_mut_ptr()));
+    let f = select_forward_row();
+    chunks.into_par_iter().for_each(|rows| {
+        let (r0, nr) = (rows.start, rows.len());
+        let mut z = vec![0.0f32; nr * 4 * h];
+        for s in 0..t {
+            // SAFETY: this task touches only rows r0..r0+nr of every step of
+            // `out`, `act` and `tc` (other tasks have other rows); it reads
+            // step s − 1 and writes step s, which do not overlap.
+            let (o, a, tcs, prev) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(outp.get().add(s * bh2 + r0 * 2 * h), nr * 2 * h),
+                    std::slice::from_raw_parts_mut(actp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h),
+                    std::slice::from_raw_parts_mut(tcp.get().add(s * bh + r0 * h), nr * h),
+                    (s > 0).then(|| std::slice::from_raw_parts(outp.get().add((s - 1) * bh2 + r0 * 2 * h) as *const f32, nr * 2 * h)),
+                )
+            };
+            // The previous state: (h0, c0), or the previous step's output rows [h, c].
+            let (hp, ldh, cp, ldc) = match prev {
+                None => (&h0[r0 * h..(r0 + nr) * h], h, &c0[r0 * h..(r0 + nr) * h], h),
+                Some(p) => (p, 2 * h, &p[h..], 2 * h),
+            };
+            z.copy_from_slice(&xp[s * bh4 + r0 * 4 * h..][..nr * 4 * h]);
+            product(serial, nr, hp, ldh, &wt, &mut z, 4 * h, true);
+            for r in 0..nr {
+                f(
+                    &z[r * 4 * h..][..4 * h],
+                    &cp[r * ldc..][..h],
+                    &mut o[r * 2 * h..][..2 * h],
+                    &mut a[r * 4 * h..][..4 * h],
+                    &mut tcs[r * h..][..h],
+                );
+            }
+        }
+    });
 }
 
 /// Gradients of [`lstm_sequence_forward`] given `g` (`[t, b, 2h]`, the
 /// gradient of `out`) and the saved `out`, `act`, `tc`. Overwrites `dxp`
-/// (`[t, b, 4h]`), `dw` (`[4h, h]`), `dh0` and `dc0` (`[b, h]`).
+/// (`[t, b, 4h]`), `dw` (`[4h, h]`), `dh0` and `dc0` (`[b, h]`).  The
+/// recurrence runs per [`row_chunks`]; `dW` is one product over all steps.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_sequence_backward(
     d: SeqDims,
@@ -233,29 +283,52 @@ pub fn lstm_sequence_backward(
     let (bh, bh2, bh4) = (b * h, 2 * b * h, 4 * b * h);
     assert!(g.len() == t * bh2 && out.len() == t * bh2 && dxp.len() == t * bh4 && dw.len() == 4 * h * h);
     assert!(t > 0 && dh0.len() == bh && dc0.len() == bh);
-    // Carried gradients of the state entering step s + 1.
-    let (mut dh_carry, mut dc_carry) = (vec![0.0f32; bh], vec![0.0f32; bh]);
-    let (mut dh, mut dc) = (vec![0.0f32; bh], vec![0.0f32; bh]);
     let wp = PackedB::new(4 * h, h, w, h, false); // W, packed once for all steps
-    for s in (0..t).rev() {
-        let gs = &g[s * bh2..(s + 1) * bh2];
-        for (r, row) in gs.chunks(2 * h).enumerate() {
-            let span = r * h..(r + 1) * h;
-            for ((o, &x), p) in dh[span.clone()].iter_mut().zip(&row[..h]).zip(&dh_carry[span.clone()]) {
-                *o = x + p;
+    let chunks = row_chunks(b);
+    let serial = chunks.len() > 1;
+    let fb = select_backward_row();
+    let (dxpp, dh0p, dc0p) = (SharedMut(dxp.as_mut_ptr()), SharedMut(dh0.as_mut_ptr()), SharedMut(dc0.as_mut_ptr()));
+    chunks.into_par_iter().for_each(|rows| {
+        let (r0, nr) = (rows.start, rows.len());
+        // Carried gradients of the state entering step s + 1.
+        let (mut dh_carry, mut dc_carry) = (vec![0.0f32; nr * h], vec![0.0f32; nr * h]);
+        let (mut dh, mut dc) = (vec![0.0f32; nr * h], vec![0.0f32; nr * h]);
+        for s in (0..t).rev() {
+            let gs = &g[s * bh2 + r0 * 2 * h..][..nr * 2 * h];
+            for (r, row) in gs.chunks(2 * h).enumerate() {
+                let span = r * h..(r + 1) * h;
+                for ((o, &x), p) in dh[span.clone()].iter_mut().zip(&row[..h]).zip(&dh_carry[span.clone()]) {
+                    *o = x + p;
+                }
+                for ((o, &x), p) in dc[span.clone()].iter_mut().zip(&row[h..]).zip(&dc_carry[span]) {
+                    *o = x + p;
+                }
             }
-            for ((o, &x), p) in dc[span.clone()].iter_mut().zip(&row[h..]).zip(&dc_carry[span]) {
-                *o = x + p;
+            let (cp, ldc) = if s == 0 { (&c0[r0 * h..], h) } else { (&out[(s - 1) * bh2 + r0 * 2 * h + h..], 2 * h) };
+            // SAFETY: rows r0..r0+nr of step s of `dxp` belong to this task only.
+            let dz = unsafe { std::slice::from_raw_parts_mut(dxpp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h) };
+            let (a, tcs) = (&act[s * bh4 + r0 * 4 * h..][..nr * 4 * h], &tc[s * bh + r0 * h..][..nr * h]);
+            for r in 0..nr {
+                let span = r * h..(r + 1) * h;
+                fb(
+                    &a[r * 4 * h..][..4 * h],
+                    &tcs[span.clone()],
+                    &cp[r * ldc..][..h],
+                    &dh[span.clone()],
+                    &dc[span.clone()],
+                    &mut dz[r * 4 * h..][..4 * h],
+                    &mut dc_carry[span],
+                );
             }
+            // dh_{s-1} = dz·W.
+            product(serial, nr, dz, 4 * h, &wp, &mut dh_carry, h, false);
         }
-        let (cp, ldc) = if s == 0 { (c0, h) } else { (&out[(s - 1) * bh2 + h..], 2 * h) };
-        let dz = &mut dxp[s * bh4..(s + 1) * bh4];
-        lstm_cell_backward(h, &act[s * bh4..(s + 1) * bh4], &tc[s * bh..(s + 1) * bh], cp, ldc, &dh, &dc, dz, &mut dc_carry);
-        // dh_{s-1} = dz·W.
-        gemm_packed(b, dz, 4 * h, false, &wp, &mut dh_carry, h, false);
-    }
-    dh0.copy_from_slice(&dh_carry);
-    dc0.copy_from_slice(&dc_carry);
+        // SAFETY: rows r0..r0+nr of dh0 and dc0 belong to this task only.
+        unsafe {
+            std::slice::from_raw_parts_mut(dh0p.get().add(r0 * h), nr * h).copy_from_slice(&dh_carry);
+            std::slice::from_raw_parts_mut(dc0p.get().add(r0 * h), nr * h).copy_from_slice(&dc_carry);
+        }
+    });
     // dW = Σ_s dz_sᵀ·h_{s-1}: step 0 against h0, the rest in one product
     // against the h halves of the output rows (row stride 2h).
     gemm(4 * h, h, b, dxp, 4 * h, true, h0, h, false, dw, h, false);

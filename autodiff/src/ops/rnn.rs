@@ -304,7 +304,11 @@ mod tests {
                 (y.to_vec(), g.iter().map(|g| g.to_vec()).collect::<Vec<_>>())
             })
         };
-        assert_eq!(run(1), run(2));
+        // 1 thread: one row chunk and parallel products; 2 and 3: the batch
+        // split into per-thread row chunks (3 does not divide 32).
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
     }
 
     #[test]
