@@ -262,6 +262,23 @@ fn cols_per_block(kd: usize) -> usize {
     ((1 << 16) / kc / NR * NR).clamp(NR, 1 << 12)
 }
 
+/// Copies planes of `h × w` (`src`, one after another) into planes of
+/// `hp × wp` (`out`) at offset `pad` (rows, columns), zero elsewhere; rows or
+/// columns that fall outside `hp × wp` are dropped.
+pub(crate) fn pad_planes(src: &[f32], (h, w): (usize, usize), pad: (usize, usize), (hp, wp): (usize, usize), out: &mut [f32]) {
+    out.fill(0.0);
+    if h == 0 || w == 0 {
+        return;
+    }
+    let len = w.min(wp.saturating_sub(pad.1));
+    for (plane, dst) in src.chunks_exact(h * w).zip(out.chunks_exact_mut(hp * wp)) {
+        for (iy, row) in plane.chunks_exact(w).enumerate().take(hp.saturating_sub(pad.0)) {
+            let d = (iy + pad.0) * wp + pad.1;
+            dst[d..d + len].copy_from_slice(&row[..len]);
+        }
+    }
+}
+
 thread_local! {
     /// Per-thread output block of [`forward_direct`] (padded-width rows).
     static OUT_BLOCK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
@@ -294,13 +311,8 @@ fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y:
         let xi = &x[i * xs..(i + 1) * xs];
         let mut xpv = take_scratch(&PACK_COL, xp_len);
         let xp = &mut xpv[..xp_len];
-        xp.fill(0.0);
-        for (ci, src) in xi.chunks_exact(g.h * g.w).enumerate() {
-            for (iy, row) in src.chunks_exact(g.w).enumerate() {
-                let dst = ci * plane + (iy + g.padding.0) * wp + g.padding.1;
-                xp[dst..dst + g.w].copy_from_slice(row);
-            }
-        }
+        pad_planes(xi, (g.h, g.w), g.padding, (hp, wp), &mut xp[..g.c_in * plane]);
+        xp[g.c_in * plane..].fill(0.0);
         let mut yv = take_scratch(&OUT_BLOCK, g.c_out * cols);
         for j0 in (0..qn).step_by(cols) {
             let nb = cols.min(qn - j0);
@@ -648,16 +660,12 @@ fn weight_grad_direct(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32], sim
         for start in imgs.clone().step_by(group) {
             let count = group.min(imgs.end - start);
             let (xb, gb) = (&mut xb[..count * x_img], &mut gb[..g.c_out * count * len8]);
-            xb.fill(0.0);
             gb.fill(0.0);
             for k in 0..count {
                 let i = start + k;
-                for (ci, src) in x[i * xs..(i + 1) * xs].chunks_exact(g.h * g.w).enumerate() {
-                    for (iy, row) in src.chunks_exact(g.w).enumerate() {
-                        let dst = k * x_img + ci * plane + (iy + g.padding.0) * wp + g.padding.1;
-                        xb[dst..dst + g.w].copy_from_slice(row);
-                    }
-                }
+                let xk = &mut xb[k * x_img..(k + 1) * x_img];
+                pad_planes(&x[i * xs..(i + 1) * xs], (g.h, g.w), g.padding, (hp, wp), &mut xk[..g.c_in * plane]);
+                xk[g.c_in * plane..].fill(0.0);
                 for (co, src) in gy[i * g.c_out * no..(i + 1) * g.c_out * no].chunks_exact(no).enumerate() {
                     for (oy, row) in src.chunks_exact(ow).enumerate() {
                         let dst = co * count * len8 + k * len8 + oy * wp;

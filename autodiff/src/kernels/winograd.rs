@@ -23,7 +23,7 @@
 use rayon::prelude::*;
 use std::cell::Cell;
 
-use super::conv::Conv2dGeom;
+use super::conv::{pad_planes, Conv2dGeom};
 use super::gemm::{give_back_scratch, round_up, slice_depth, take_scratch, Offsets, PackedLhs, NR};
 
 /// Bytes of transformed inputs and products per block of tiles.
@@ -98,20 +98,8 @@ pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>
         let imgs = ychunk.len() / ys;
         let mut xpv = take_scratch(&PADDED, imgs * c_in * plane);
         let xp = &mut xpv[..imgs * c_in * plane];
-        xp.fill(0.0);
         let first = gi * group * xs;
-        for (ci, src) in x[first..first + imgs * xs].chunks_exact(g.h * g.w).enumerate() {
-            for (iy, row) in src.chunks_exact(g.w).enumerate() {
-                let py = iy + g.padding.0;
-                if py >= hp {
-                    break;
-                }
-                let px = g.padding.1;
-                let len = g.w.min(wp.saturating_sub(px));
-                let dst = ci * plane + py * wp + px;
-                xp[dst..dst + len].copy_from_slice(&row[..len]);
-            }
-        }
+        pad_planes(&x[first..first + imgs * xs], (g.h, g.w), g.padding, (hp, wp), xp);
         let xp = &*xp;
         // V: [16][c_in][tbp] (+ NR so panels may read past the last tile); M: [16][c_out][tbp].
         let mut vv = take_scratch(&TRANSFORMED, 16 * c_in * tbp + NR);
