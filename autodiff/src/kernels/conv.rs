@@ -251,7 +251,8 @@ fn pack_im2col(g: &Conv2dGeom, x: &[f32], pc: usize, kc: usize, j0: usize, nb: u
 }
 
 thread_local! {
-    /// Per-thread buffer for panels packed by [`pack_im2col`].
+    /// Per-thread buffer for panels packed by [`pack_im2col`] and for the
+    /// zero-padded images of the direct paths.
     static PACK_COL: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
@@ -279,6 +280,18 @@ pub(crate) fn pad_planes(src: &[f32], (h, w): (usize, usize), pad: (usize, usize
     }
 }
 
+/// Offset of im2col row `r = (ci, ki, kj)` in a zero-padded image of planes
+/// `plane = hp·wp` elements, rows `wp` wide (stride-1 convolutions): row `r`
+/// is that image shifted by `ci·plane + ki·dh·wp + kj·dw`.
+fn padded_row_offsets(g: &Conv2dGeom, plane: usize, wp: usize) -> Vec<usize> {
+    (0..g.k_dim())
+        .map(|r| {
+            let (ci, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
+            ci * plane + ki * g.dilation.0 * wp + kj * g.dilation.1
+        })
+        .collect()
+}
+
 thread_local! {
     /// Per-thread output block of [`forward_direct`] (padded-width rows).
     static OUT_BLOCK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
@@ -296,12 +309,7 @@ fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y:
     let (hp, wp) = (g.h + 2 * g.padding.0, g.w + 2 * g.padding.1);
     let plane = hp * wp;
     let qn = (oh - 1) * wp + ow;
-    let offsets: Vec<usize> = (0..kd)
-        .map(|r| {
-            let (ci, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
-            ci * plane + ki * g.dilation.0 * wp + kj * g.dilation.1
-        })
-        .collect();
+    let offsets = padded_row_offsets(g, plane, wp);
     let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
     let kds = slice_depth(kd);
     let cols = cols_per_block(kd).min(round_up(qn, NR));
@@ -400,7 +408,6 @@ pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[
             }
             give_back_scratch(&PACK_COL, bp);
         });
-        debug_assert_eq!(lhs.rows(), g.c_out);
     } else if g.is_pointwise() {
         gemm(g.c_out, no, kd, w, kd, false, x, no, false, y, no, false);
     } else {
@@ -509,6 +516,31 @@ const PARTIAL_BUDGET: usize = 1 << 22;
 const MAX_CHUNKS: usize = 16;
 /// Elements per task when adding partials.
 const REDUCE_BLOCK: usize = 1 << 14;
+
+/// How the weight gradient cuts a batch of `n` images for a gradient of
+/// `ws` elements: `(images per chunk, chunks)`, from the sizes only (never
+/// the thread count), so the sum order is fixed.
+fn batch_chunks(n: usize, ws: usize) -> (usize, usize) {
+    let chunks = (PARTIAL_BUDGET / ws).clamp(1, MAX_CHUNKS).min(n);
+    let per = n.div_ceil(chunks);
+    (per, n.div_ceil(per))
+}
+
+/// `gw` = the sum of the per-chunk partials (`gw.len()` elements each),
+/// added in chunk order, in parallel over blocks of `gw`.
+fn sum_partials(partials: &[f32], gw: &mut [f32]) {
+    let ws = gw.len();
+    gw.par_chunks_mut(REDUCE_BLOCK).enumerate().for_each(|(bi, out)| {
+        let off = bi * REDUCE_BLOCK;
+        let len = out.len();
+        out.copy_from_slice(&partials[off..off + len]);
+        for part in partials.chunks_exact(ws).skip(1) {
+            for (o, &v) in out.iter_mut().zip(&part[off..off + len]) {
+                *o += v;
+            }
+        }
+    });
+}
 
 /// Output channels × im2col rows per register tile of the weight-gradient dot kernel.
 const DOT_CO: usize = 4;
@@ -633,20 +665,13 @@ fn weight_grad_direct(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32], sim
     let (hp, wp) = (g.h + 2 * g.padding.0, g.w + 2 * g.padding.1);
     let plane = hp * wp;
     let len8 = round_up((oh - 1) * wp + ow, 8);
-    let offsets: Vec<usize> = (0..kd)
-        .map(|r| {
-            let (ci, ki, kj) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
-            ci * plane + ki * g.dilation.0 * wp + kj * g.dilation.1
-        })
-        .collect();
+    let offsets = padded_row_offsets(g, plane, wp);
     // Reads reach offset(r) + len8 ≤ c_in·plane + 8: pad each image by 8.
     let x_img = g.c_in * plane + 8;
     let per_image = 4 * (x_img + g.c_out * len8);
     let group = (DOT_GROUP_BYTES / per_image).clamp(1, g.n);
     let ws = gw.len();
-    let chunks = (PARTIAL_BUDGET / ws).clamp(1, MAX_CHUNKS).min(g.n);
-    let per = g.n.div_ceil(chunks);
-    let chunks = g.n.div_ceil(per);
+    let (per, chunks) = batch_chunks(g.n, ws);
     #[cfg(target_arch = "x86_64")]
     let fast = simd && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
     #[cfg(not(target_arch = "x86_64"))]
@@ -685,16 +710,7 @@ fn weight_grad_direct(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32], sim
         give_back_scratch(&PACK_COL, xb);
         give_back_scratch(&OUT_BLOCK, gb);
     });
-    gw.par_chunks_mut(REDUCE_BLOCK).enumerate().for_each(|(bi, out)| {
-        let off = bi * REDUCE_BLOCK;
-        let len = out.len();
-        out.copy_from_slice(&partials[off..off + len]);
-        for part in partials.chunks_exact(ws).skip(1) {
-            for (o, &v) in out.iter_mut().zip(&part[off..off + len]) {
-                *o += v;
-            }
-        }
-    });
+    sum_partials(&partials, gw);
 }
 
 /// `gw [c_out, c_in, kh, kw]` = sum over the batch of the adjoint wrt `w`;
@@ -716,9 +732,7 @@ pub fn conv2d_weight_grad(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32])
         return;
     }
     // Chunking depends on the geometry only (never on the thread count).
-    let chunks = (PARTIAL_BUDGET / ws).clamp(1, MAX_CHUNKS).min(g.n);
-    let per = g.n.div_ceil(chunks);
-    let chunks = g.n.div_ceil(per);
+    let (per, chunks) = batch_chunks(g.n, ws);
 
     // Accumulates images `imgs` in order into `out` (overwritten by the first).
     let accumulate_images = |imgs: std::ops::Range<usize>, out: &mut [f32], col: &mut [f32]| {
@@ -746,16 +760,7 @@ pub fn conv2d_weight_grad(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32])
         .par_chunks_mut(ws)
         .enumerate()
         .for_each(|(c, part)| with_col(col_len, |col| accumulate_images(c * per..g.n.min((c + 1) * per), part, col)));
-    gw.par_chunks_mut(REDUCE_BLOCK).enumerate().for_each(|(bi, out)| {
-        let off = bi * REDUCE_BLOCK;
-        let len = out.len();
-        out.copy_from_slice(&partials[off..off + len]);
-        for part in partials.chunks_exact(ws).skip(1) {
-            for (o, &v) in out.iter_mut().zip(&part[off..off + len]) {
-                *o += v;
-            }
-        }
-    });
+    sum_partials(&partials, gw);
 }
 
 #[cfg(test)]

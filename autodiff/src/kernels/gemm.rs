@@ -269,7 +269,7 @@ pub fn gemm(
     ldc: usize,
     accumulate: bool,
 ) {
-    FLOPS.fetch_add(2 * (m * n * k) as u64, std::sync::atomic::Ordering::Relaxed);
+    count_flops(2 * m * n * k);
     let kernel = select_kernel();
     gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate);
 }
@@ -352,18 +352,10 @@ fn gemm_with(
     check_operand("A", ar, ac, lda, a.len());
     check_operand("B", br, bc, ldb, b.len());
     check_operand("C", m, n, ldc, c.len());
-    if m == 0 || n == 0 {
+    if empty_product(m, n, k, c, ldc, accumulate) {
         return;
     }
-    if k == 0 {
-        if !accumulate {
-            for row in c.chunks_mut(ldc).take(m) {
-                row[..n].fill(0.0);
-            }
-        }
-        return;
-    }
-    let parallel = m.saturating_mul(n).saturating_mul(k).saturating_mul(2) >= PAR_FLOPS;
+    let parallel = worth_parallel(m, n, k);
     let a_op = Operand { data: a, ld: lda, trans: trans_a };
     let b_op = Operand { data: b, ld: ldb, trans: trans_b };
     let c_ptr = SharedMut(c.as_mut_ptr());
@@ -505,18 +497,10 @@ fn gemm_packed_impl(
     let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
     check_operand("A", ar, ac, lda, a.len());
     check_operand("C", m, n, ldc, c.len());
-    if m == 0 || n == 0 {
+    if empty_product(m, n, k, c, ldc, accumulate) {
         return;
     }
-    if k == 0 {
-        if !accumulate {
-            for row in c.chunks_mut(ldc).take(m) {
-                row[..n].fill(0.0);
-            }
-        }
-        return;
-    }
-    let parallel = allow_parallel && m.saturating_mul(n).saturating_mul(k).saturating_mul(2) >= PAR_FLOPS;
+    let parallel = allow_parallel && worth_parallel(m, n, k);
     let a_op = Operand { data: a, ld: lda, trans: trans_a };
     let c_ptr = SharedMut(c.as_mut_ptr());
     for jc in (0..n).step_by(NC) {
@@ -526,7 +510,28 @@ fn gemm_packed_impl(
     }
 }
 
-/// A raw pointer to `C` shared by tasks that write disjoint blocks of it.
+/// Handles the products with nothing to multiply: `m` or `n` zero (nothing
+/// to do) or `k` zero (`C` zeroed, or left alone when accumulating).
+/// Returns whether the product is done.
+fn empty_product(m: usize, n: usize, k: usize, c: &mut [f32], ldc: usize, accumulate: bool) -> bool {
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 && !accumulate {
+        for row in c.chunks_mut(ldc).take(m) {
+            row[..n].fill(0.0);
+        }
+    }
+    k == 0
+}
+
+/// Whether an `m × n × k` product is big enough to hand to rayon.
+fn worth_parallel(m: usize, n: usize, k: usize) -> bool {
+    m.saturating_mul(n).saturating_mul(k).saturating_mul(2) >= PAR_FLOPS
+}
+
+/// A raw pointer into a buffer shared by tasks that write disjoint parts of
+/// it (blocks of `C`, an RNN's per-thread batch rows).
 #[derive(Clone, Copy)]
 pub(crate) struct SharedMut(pub(crate) *mut f32);
 // SAFETY: only used to hand disjoint blocks of one buffer to parallel tasks;
@@ -617,11 +622,6 @@ impl PackedLhs {
             pack_a(&op, 0, m, pc, kc, &mut data[pc * mp..(pc + kc) * mp]);
         }
         PackedLhs { data, m, k }
-    }
-
-    /// Rows of `op(A)`.
-    pub(crate) fn rows(&self) -> usize {
-        self.m
     }
 
     /// `C[m × nb] (+)= op(A)[:, pc..pc+kc] · B` where `b` gives rows

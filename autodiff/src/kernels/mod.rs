@@ -3,7 +3,9 @@
 //! over independent outputs, and reductions that span tasks use fixed-size
 //! chunks combined in a fixed order.
 //!
-//! SIMD versions slot in behind these same functions (a later issue).
+//! SIMD lives behind these same functions: `#[target_feature]` copies chosen
+//! at run time (`is_x86_feature_detected!`), with a portable path that tests
+//! run too.
 
 pub mod conv;
 pub mod elementwise;
