@@ -1,8 +1,9 @@
-//! Winograd F(2×2, 3×3) for 3×3, stride-1, undilated convolutions (Lavin &
-//! Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+//! Winograd F(m×m, 3×3) for 3×3, stride-1, undilated convolutions (Lavin &
+//! Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), with
+//! output tiles of m = 2 or m = 4.
 //!
-//! Each 2×2 block of outputs comes from a 4×4 input tile `d`:
-//! `Y = Aᵀ [ Σ_ci (G g Gᵀ) ⊙ (Bᵀ d B) ] A`, with
+//! Each m×m block of outputs comes from an α×α input tile `d` (α = m + 2):
+//! `Y = Aᵀ [ Σ_ci (G g Gᵀ) ⊙ (Bᵀ d B) ] A`.  For m = 2:
 //!
 //! ```text
 //!      ⎡1  0 −1  0⎤        ⎡ 1    0    0 ⎤
@@ -11,14 +12,30 @@
 //!      ⎣0  1  0 −1⎦        ⎣ 0    0    1 ⎦
 //! ```
 //!
-//! The sum over input channels is, for each of the 16 tile positions `ξ`, a
+//! and for m = 4 (interpolation points 0, ±1, ±2, ∞):
+//!
+//! ```text
+//!      ⎡4  0 −5  0  1  0⎤        ⎡ 1/4     0     0 ⎤
+//!      ⎢0 −4 −4  1  1  0⎥        ⎢−1/6  −1/6  −1/6 ⎥         ⎡1 1  1 1  1 0⎤
+//! Bᵀ = ⎢0  4 −4 −1  1  0⎥    G = ⎢−1/6   1/6  −1/6 ⎥    Aᵀ = ⎢0 1 −1 2 −2 0⎥
+//!      ⎢0 −2 −1  2  1  0⎥        ⎢1/24  1/12   1/6 ⎥         ⎢0 1  1 4  4 0⎥
+//!      ⎢0  2 −1 −2  1  0⎥        ⎢1/24 −1/12   1/6 ⎥         ⎣0 1 −1 8 −8 1⎦
+//!      ⎣0  4  0 −5  0  1⎦        ⎣ 0      0     1  ⎦
+//! ```
+//!
+//! The sum over input channels is, for each of the α² tile positions `ξ`, a
 //! matrix product `M[ξ] (c_out × tiles) = U[ξ] (c_out × c_in) · V[ξ] (c_in × tiles)`,
-//! run by the GEMM microkernel: 16 multiplications per 4 outputs instead of
-//! 36, so 2.25× fewer than the direct convolution.  The transforms only add
-//! and halve, so the result differs from the direct sum by a few f32 ulps of
-//! the tile's partial sums.  Tiles are processed in blocks of whole tile rows
-//! small enough for L2; images run in parallel; nothing depends on the thread
-//! count.
+//! run by the GEMM microkernel: α² multiplications per m² outputs instead of
+//! 9·m², so 2.25× (m = 2) or 4× (m = 4) fewer than the direct convolution.
+//! The m = 2 transforms only add and halve, so the result differs from the
+//! direct sum by a few f32 ulps of the tile's partial sums; the m = 4 ones
+//! scale by up to 8 and 1/24, which costs about one more decimal digit.
+//!
+//! The transforms run on [`LANES`] tiles of a tile row at a time: the image is
+//! first copied zero-padded with its columns split by phase (column `x` goes
+//! to phase `x mod m`), so the inputs of consecutive tiles are contiguous.
+//! Tiles are processed in blocks of whole tile rows small enough for L2;
+//! images run in parallel; nothing depends on the thread count.
 
 use rayon::prelude::*;
 use std::cell::Cell;
@@ -29,12 +46,15 @@ use super::gemm::{give_back_scratch, round_up, slice_depth, take_scratch, Offset
 /// Bytes of transformed inputs and products per block of tiles.
 const BLOCK_BYTES: usize = 1 << 18;
 
-/// Channels from which the transforms pay for themselves (measured with
-/// `bench_winograd_vs_direct`, batch 128, one thread while the other core
-/// was busy: 16 channels at 32×32 7.6–7.9 ms vs 8.7–9.0 ms direct, 32 at
-/// 16×16 5.6–6.0 vs 8.8–9.1, 64 at 8×8 4.9–5.6 vs 8.8–9.1; at two threads
-/// 16 channels was on par with the direct path, so it stays direct).
-const MIN_CHANNELS: usize = 32;
+/// Tiles per vector in the transforms.
+const LANES: usize = 8;
+
+/// Channels from which the transforms pay for themselves.  Measured with
+/// `bench_winograd_vs_direct` (batch 128, one thread, ms): 16 channels at
+/// 32×32 F(4×4) 6.4, F(2×2) 7.4–7.8, direct 8.5–8.7; 32 at 16×16 F(4×4)
+/// 4.8–7.4, F(2×2) 5.5–7.6, direct 8.8–11.1; 64 at 8×8 F(2×2) 5.0–5.3,
+/// F(4×4) 5.6–8.8, direct 8.7–11.5 (the VM was shared, hence the ranges).
+const MIN_CHANNELS: usize = 16;
 
 /// Whether [`forward`] handles `g`: 3×3 kernel, stride 1, no dilation, a
 /// batch, and enough channels for the GEMMs to pay for the transforms.
@@ -48,21 +68,44 @@ fn applies_with(g: &Conv2dGeom, min_channels: usize) -> bool {
     shape_ok && g.n >= 2 && g.c_in >= min_channels && g.c_out >= min_channels && g.out_h() > 0 && g.out_w() > 0
 }
 
-/// `U[ξ][co][ci] = (G g Gᵀ)[ξ]` for every filter `g = w[co][ci]`.
-fn transform_weights(g: &Conv2dGeom, w: &[f32]) -> Vec<f32> {
+/// Output tile size for `g`: 4 when a tile row fills whole vectors of
+/// F(4×4) tiles (wide images: the 4× saving and fewer transformed values
+/// per output), else 2 (small images, where 4×4 tiles would leave most
+/// vector lanes empty).
+fn tile_size(g: &Conv2dGeom) -> usize {
+    if g.out_w().div_ceil(4) >= LANES {
+        4
+    } else {
+        2
+    }
+}
+
+/// `G` applied to a filter row or column `(a, b, c)`: `α` values.
+#[inline(always)]
+fn g_1d<const M: usize, const A: usize>([a, b, c]: [f32; 3]) -> [f32; A] {
+    let mut r = [0.0; A];
+    if M == 2 {
+        r[..4].copy_from_slice(&[a, 0.5 * (a + b + c), 0.5 * (a - b + c), c]);
+    } else {
+        let (s, t) = (a + c, a / 24.0 + c / 6.0);
+        r[..6].copy_from_slice(&[a / 4.0, -(s + b) / 6.0, -(s - b) / 6.0, t + b / 12.0, t - b / 12.0, c]);
+    }
+    r
+}
+
+/// `U[ξ][co][ci] = (G g Gᵀ)[ξ]` for every filter `g = w[co][ci]` (`A = M + 2`).
+fn transform_weights<const M: usize, const A: usize>(g: &Conv2dGeom, w: &[f32]) -> Vec<f32> {
     let (co_n, ci_n) = (g.c_out, g.c_in);
-    let mut u = vec![0.0; 16 * co_n * ci_n];
-    // G applied to a 3-vector.
-    let gv = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
+    let mut u = vec![0.0; A * A * co_n * ci_n];
     for co in 0..co_n {
         for ci in 0..ci_n {
             let f = &w[(co * ci_n + ci) * 9..][..9];
-            // Columns first: t[i][j] = (G f)[i][j] for i in 0..4, j in 0..3.
-            let cols: [[f32; 4]; 3] = std::array::from_fn(|j| gv(f[j], f[3 + j], f[6 + j]));
-            for i in 0..4 {
-                let row = gv(cols[0][i], cols[1][i], cols[2][i]);
+            // Columns first: cols[j][i] = (G f)[i][j].
+            let cols: [[f32; A]; 3] = std::array::from_fn(|j| g_1d::<M, A>([f[j], f[3 + j], f[6 + j]]));
+            for i in 0..A {
+                let row = g_1d::<M, A>([cols[0][i], cols[1][i], cols[2][i]]);
                 for (j, &v) in row.iter().enumerate() {
-                    u[((i * 4 + j) * co_n + co) * ci_n + ci] = v;
+                    u[((i * A + j) * co_n + co) * ci_n + ci] = v;
                 }
             }
         }
@@ -76,31 +119,45 @@ thread_local! {
     static PRODUCTS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
-/// `y [n, c_out, oh, ow] = conv(x, w)` by Winograd F(2×2, 3×3); requires [`applies`].
+/// `y [n, c_out, oh, ow] = conv(x, w)` by Winograd; requires [`applies`].
 pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
-    forward_with(g, x, w, bias, y, Isa::detect())
+    forward_with(g, x, w, bias, y, Isa::detect(), tile_size(g))
 }
 
-/// [`forward`] with the transforms' vectors chosen by the caller (tests run both).
-fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32], isa: Isa) {
-    debug_assert!(applies_with(g, 1));
+/// [`forward`] with the vectors and the tile size (2 or 4) chosen by the caller.
+fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32], isa: Isa, m: usize) {
+    match m {
+        2 => forward_tiles::<2, 4>(g, x, w, bias, y, isa),
+        4 => forward_tiles::<4, 6>(g, x, w, bias, y, isa),
+        _ => unreachable!("Winograd tile size {m}"),
+    }
+}
+
+/// Winograd F(M×M, 3×3) forward (`A = M + 2`).
+fn forward_tiles<const M: usize, const A: usize>(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32], isa: Isa) {
+    debug_assert!(applies_with(g, 1) && A == M + 2);
+    let xis = A * A;
     let (c_in, c_out) = (g.c_in, g.c_out);
     let (oh, ow) = (g.out_h(), g.out_w());
-    let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
-    // Padded input covering every tile: rows/cols 0..2·th+2 / 2·tw+2.
-    let (hp, wp) = (2 * th + 2, 2 * tw + 2);
+    let (th, tw) = (oh.div_ceil(M), ow.div_ceil(M));
+    // Padded input covering every tile: rows 0..M·th+2, columns 0..M·(tw+1)
+    // (a whole number of phases of tw+1 columns each).
+    let (hp, wp) = (M * th + 2, M * (tw + 1));
     let plane = hp * wp;
-    let u = transform_weights(g, w);
-    let lhs: Vec<PackedLhs> = (0..16).map(|xi| PackedLhs::new(&u[xi * c_out * c_in..][..c_out * c_in], c_in, false, c_out, c_in)).collect();
+    let u = transform_weights::<M, A>(g, w);
+    let lhs: Vec<PackedLhs> =
+        (0..xis).map(|xi| PackedLhs::new(&u[xi * c_out * c_in..][..c_out * c_in], c_in, false, c_out, c_in)).collect();
     // A block holds the tiles of whole images (several when they are small)
     // or of some tile rows of one image, so that V and M fit the budget.
-    let budget = (BLOCK_BYTES / (4 * 16 * (c_in + c_out))).max(tw);
+    let budget = (BLOCK_BYTES / (4 * xis * (c_in + c_out))).max(tw);
     let t_img = th * tw;
     let (group, rows_per_block) = if t_img <= budget { ((budget / t_img).clamp(1, g.n), th) } else { (1, (budget / tw).clamp(1, th)) };
-    // LANES columns of slack: the input transform stores whole vectors.
-    let tbp = round_up(group * rows_per_block * tw + LANES, NR);
-    // The 16 matrices of V (and of M) are `*_xi` floats apart: one cache line
-    // more than their size, so the transforms' 16 streams do not all map to
+    // LANES columns of slack when tile rows end inside a vector: the input
+    // transform stores whole vectors.
+    let slack = if tw % LANES == 0 { 0 } else { LANES };
+    let tbp = round_up(group * rows_per_block * tw + slack, NR);
+    // The α² matrices of V (and of M) are `*_xi` floats apart: one cache line
+    // more than their size, so the transforms' α² streams do not all map to
     // the same L1 set (4 KiB aliasing) when c·tbp is a multiple of 1024.
     let (v_xi, m_xi) = (c_in * tbp + NR, c_out * tbp + NR);
     let kds = slice_depth(c_in);
@@ -108,24 +165,27 @@ fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &
     let (xs, ys) = (c_in * g.h * g.w, c_out * oh * ow);
     y.par_chunks_mut(group * ys).enumerate().for_each(|(gi, ychunk)| {
         let imgs = ychunk.len() / ys;
-        // LANES values of slack: the input transform loads whole vectors.
-        let mut xpv = take_scratch(&PADDED, imgs * c_in * plane + LANES);
-        let xp = &mut xpv[..imgs * c_in * plane + LANES];
+        // 2·LANES values of slack: the input transform loads whole vectors.
+        let mut xpv = take_scratch(&PADDED, imgs * c_in * plane + 2 * LANES);
+        let xp = &mut xpv[..imgs * c_in * plane + 2 * LANES];
         let first = gi * group * xs;
         let (planes, slack) = xp.split_at_mut(imgs * c_in * plane);
-        transform(isa, Pass::Split { src: &x[first..first + imgs * xs], h: g.h, w: g.w, pad: g.padding, hp, wp }, 0, 0, 0, 0, planes);
+        let split = Pass::Split { src: &x[first..first + imgs * xs], h: g.h, w: g.w, pad: g.padding, hp, wp };
+        transform::<M, A>(isa, split, 0, 0, 0, 0, planes);
         slack.fill(0.0);
         let xp = &*xp;
-        // V: [16][c_in][tbp] (+ NR so panels may read past the last tile); M: [16][c_out][tbp].
-        let mut vv = take_scratch(&TRANSFORMED, 16 * v_xi);
-        let mut mv = take_scratch(&PRODUCTS, 16 * m_xi);
+        // V: [α²][c_in][tbp] (+ NR so panels may read past the last tile); M: [α²][c_out][tbp].
+        let mut vv = take_scratch(&TRANSFORMED, xis * v_xi);
+        let mut mv = take_scratch(&PRODUCTS, xis * m_xi);
         for ty0 in (0..th).step_by(rows_per_block) {
             let rows = rows_per_block.min(th - ty0);
             let per = rows * tw;
             let nb = imgs * per;
+            // The image's tiles in V are followed by the next image's (or the
+            // slack), so the input transform may spill whole vectors past them.
             for k in 0..imgs {
                 let xk = &xp[k * c_in * plane..];
-                transform(isa, Pass::Input { xp: xk, c_in, plane, wp, v_xi }, tw, ty0, rows, tbp, &mut vv[k * per..]);
+                transform::<M, A>(isa, Pass::Input { xp: xk, c_in, plane, wp, v_xi }, tw, ty0, rows, tbp, &mut vv[k * per..]);
             }
             for (xi_, l) in lhs.iter().enumerate() {
                 for pc in (0..c_in).step_by(kds) {
@@ -137,10 +197,8 @@ fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &
                     unsafe { l.multiply_slice(pc, kc, b, nb, mv[xi_ * m_xi..].as_mut_ptr(), tbp, pc > 0) };
                 }
             }
-            // The image's tiles in V are followed by the next image's (or the
-            // slack), so the input transform may spill whole vectors past them.
             for (k, yk) in ychunk.chunks_exact_mut(ys).enumerate() {
-                transform(isa, Pass::Output { m: &mv[k * per..], c_out, m_xi, oh, ow, bias }, tw, ty0, rows, tbp, yk);
+                transform::<M, A>(isa, Pass::Output { m: &mv[k * per..], c_out, m_xi, oh, ow, bias }, tw, ty0, rows, tbp, yk);
             }
         }
         give_back_scratch(&PADDED, xpv);
@@ -149,44 +207,67 @@ fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &
     });
 }
 
-/// Tiles per vector chunk of the transforms.
-const LANES: usize = 8;
-
 /// Copies images `src` (planes `h × w`) into zero-padded planes `hp × wp`
-/// (`wp` even) at offset `pad`, each row stored with its even columns first
-/// and its odd columns second (`wp/2` each): tile column `tx` of an input row
-/// then reads `even[tx], odd[tx], even[tx+1], odd[tx+1]`, all contiguous over
-/// `tx`.  Rows or columns that fall outside `hp × wp` are dropped.
+/// (`wp` a multiple of `M`) at offset `pad`, each row stored as `M` phases of
+/// `wp/M` columns (padded column `x` at `(x mod M)·wp/M + x/M`): tile column
+/// `tx` then reads phase `p` at `tx` and `tx + 1`, contiguous over `tx`.
+/// Rows or columns that fall outside `hp × wp` are dropped.
 ///
 /// # Safety
 /// `S`'s instructions must be available.
 #[inline(always)]
-unsafe fn pad_split<S: Lanes>(src: &[f32], (h, w): (usize, usize), pad: (usize, usize), (hp, wp): (usize, usize), out: &mut [f32]) {
+unsafe fn pad_split<S: Lanes, const M: usize>(
+    src: &[f32],
+    (h, w): (usize, usize),
+    pad: (usize, usize),
+    (hp, wp): (usize, usize),
+    out: &mut [f32],
+) {
     out.fill(0.0);
     if h == 0 || w == 0 {
         return;
     }
-    let half = wp / 2;
-    // One padded row, then split 2·LANES columns at a time.
-    let mut line = vec![0.0f32; wp];
+    let phase = wp / M;
+    let whole = phase / LANES * LANES;
+    // Each row is copied into one of two padded lines one row before it is
+    // split (loads right after the copy's stores would stall on store
+    // forwarding), then split M·LANES columns at a time.
+    let mut lines = [vec![0.0f32; wp], vec![0.0f32; wp]];
     let len = w.min(wp.saturating_sub(pad.1));
-    for (plane, dst) in src.chunks_exact(h * w).zip(out.chunks_exact_mut(hp * wp)) {
-        for (iy, row) in plane.chunks_exact(w).enumerate().take(hp.saturating_sub(pad.0)) {
-            line[pad.1..pad.1 + len].copy_from_slice(&row[..len]);
-            let d = &mut dst[(iy + pad.0) * wp..][..wp];
-            let whole = half / LANES * LANES;
-            for c0 in (0..whole).step_by(LANES) {
-                // SAFETY: line[2·c0..2·c0 + 2·LANES] lies inside `line` (2·c0 + 2·LANES ≤ wp);
-                // the stores write d[c0..c0+LANES] and d[half+c0..half+c0+LANES] ⊂ d[..wp].
-                unsafe {
-                    let p = line.as_ptr().add(2 * c0);
-                    let (even, odd) = S::unzip(S::load(p), S::load(p.add(LANES)));
-                    S::store(d.as_mut_ptr().add(c0), even);
-                    S::store(d.as_mut_ptr().add(half + c0), odd);
+    let rows_in = h.min(hp.saturating_sub(pad.0));
+    let n_rows = (src.len() / (h * w)) * rows_in;
+    let row_of = |i: usize| &src[(i / rows_in) * h * w + (i % rows_in) * w..][..len];
+    if n_rows > 0 {
+        lines[0][pad.1..pad.1 + len].copy_from_slice(row_of(0));
+    }
+    for i in 0..n_rows {
+        if i + 1 < n_rows {
+            lines[(i + 1) % 2][pad.1..pad.1 + len].copy_from_slice(row_of(i + 1));
+        }
+        let line = &lines[i % 2];
+        let d = &mut out[(i / rows_in) * hp * wp + (i % rows_in + pad.0) * wp..][..wp];
+        for c0 in (0..whole).step_by(LANES) {
+            // SAFETY: line[M·c0..M·(c0 + LANES)] lies inside `line` (M·(c0 + LANES) ≤ wp);
+            // the stores write d[p·phase + c0..][..LANES] ⊂ d[..wp] for each phase p.
+            unsafe {
+                let p = line.as_ptr().add(M * c0);
+                let (e0, o0) = S::unzip(S::load(p), S::load(p.add(LANES)));
+                if M == 2 {
+                    S::store(d.as_mut_ptr().add(c0), e0);
+                    S::store(d.as_mut_ptr().add(phase + c0), o0);
+                } else {
+                    // Evens of the evens are phase 0, odds of the evens phase 2, …
+                    let (e1, o1) = S::unzip(S::load(p.add(2 * LANES)), S::load(p.add(3 * LANES)));
+                    let ((p0, p2), (p1, p3)) = (S::unzip(e0, e1), S::unzip(o0, o1));
+                    for (k, v) in [p0, p1, p2, p3].into_iter().enumerate() {
+                        S::store(d.as_mut_ptr().add(k * phase + c0), v);
+                    }
                 }
             }
-            for c in whole..half {
-                (d[c], d[half + c]) = (line[2 * c], line[2 * c + 1]);
+        }
+        for c in whole..phase {
+            for k in 0..M {
+                d[k * phase + c] = line[M * c + k];
             }
         }
     }
@@ -198,9 +279,10 @@ unsafe fn pad_split<S: Lanes>(src: &[f32], (h, w): (usize, usize), pad: (usize, 
 ///
 /// # Safety
 /// `S`'s instructions must be available.
-#[allow(clippy::too_many_arguments)]
+// The passes index columns of row-major tiles, which iterators do not express.
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn input_transform<S: Lanes>(
+unsafe fn input_transform<S: Lanes, const M: usize, const A: usize>(
     xp: &[f32],
     (c_in, v_xi): (usize, usize),
     (plane, wp): (usize, usize),
@@ -210,31 +292,31 @@ unsafe fn input_transform<S: Lanes>(
     tbp: usize,
     v: &mut [f32],
 ) {
-    let half = wp / 2;
-    assert!(xp.len() >= c_in * plane + LANES && (2 * (ty0 + rows) + 2) * wp <= plane);
-    assert!(c_in * tbp <= v_xi && v.len() >= 15 * v_xi + (c_in - 1) * tbp + rows * tw + LANES);
+    let phase = wp / M;
+    assert!(xp.len() >= c_in * plane + 2 * LANES && (M * (ty0 + rows) + 2) * wp <= plane);
+    assert!(c_in * tbp <= v_xi && v.len() >= (A * A - 1) * v_xi + (c_in - 1) * tbp + rows * tw + LANES);
     for ci in 0..c_in {
         for r in 0..rows {
             let ty = ty0 + r;
             for tx0 in (0..tw).step_by(LANES) {
-                // SAFETY: row 2ty+k of plane ci lies inside `xp` with LANES values after
-                // it (asserted above); the loads read LANES values from even/odd entry
-                // tx0 + 0 or 1 ≤ half of it; the stores write tiles r·tw+tx0.. +LANES,
-                // inside each V row's tbp ≥ rows·tw + LANES.
+                // SAFETY: row M·ty+k of plane ci lies inside `xp` with 2·LANES values
+                // after it (asserted above); the loads read LANES values from phase
+                // entry tx0 + 0 or 1 ≤ phase of it; the stores write tiles
+                // r·tw+tx0.. +LANES, inside each V row's tbp ≥ rows·tw + LANES or,
+                // when tw is a multiple of LANES, ≤ rows·tw.
                 unsafe {
                     // h[k][j]: row k of the tiles after the horizontal pass (d B), column j.
-                    let mut h = [[S::splat(0.0); 4]; 4];
+                    let mut h = [[S::splat(0.0); A]; A];
                     for (k, hk) in h.iter_mut().enumerate() {
-                        let e = xp.as_ptr().add(ci * plane + (2 * ty + k) * wp + tx0);
-                        let o = e.add(half);
-                        let [x0, x1, x2, x3] = [S::load(e), S::load(o), S::load(e.add(1)), S::load(o.add(1))];
-                        *hk = b_t::<S>(x0, x1, x2, x3);
+                        let row = xp.as_ptr().add(ci * plane + (M * ty + k) * wp + tx0);
+                        // Column c of every tile: phase c mod M, entry tx + c / M.
+                        let cols: [S::V; A] = std::array::from_fn(|c| S::load(row.add((c % M) * phase + c / M)));
+                        *hk = b_t::<S, M, A>(cols);
                     }
-                    let [h0, h1, h2, h3] = h;
-                    for j in 0..4 {
-                        let col = b_t::<S>(h0[j], h1[j], h2[j], h3[j]);
+                    for j in 0..A {
+                        let col = b_t::<S, M, A>(std::array::from_fn(|k| h[k][j]));
                         for (i, &val) in col.iter().enumerate() {
-                            S::store(v.as_mut_ptr().add((i * 4 + j) * v_xi + ci * tbp + r * tw + tx0), val);
+                            S::store(v.as_mut_ptr().add((i * A + j) * v_xi + ci * tbp + r * tw + tx0), val);
                         }
                     }
                 }
@@ -243,35 +325,68 @@ unsafe fn input_transform<S: Lanes>(
     }
 }
 
-/// `Bᵀ (x0, x1, x2, x3) = (x0 − x2, x1 + x2, x2 − x1, x1 − x3)`.
+/// `Bᵀ x` for one column of α tiles' values.
 ///
 /// # Safety
 /// `S`'s instructions must be available.
 #[inline(always)]
-unsafe fn b_t<S: Lanes>(x0: S::V, x1: S::V, x2: S::V, x3: S::V) -> [S::V; 4] {
+unsafe fn b_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; A] {
     // SAFETY: forwarded.
-    unsafe { [S::sub(x0, x2), S::add(x1, x2), S::sub(x2, x1), S::sub(x1, x3)] }
+    unsafe {
+        let mut r = x;
+        if M == 2 {
+            r[0] = S::sub(x[0], x[2]);
+            r[1] = S::add(x[1], x[2]);
+            r[2] = S::sub(x[2], x[1]);
+            r[3] = S::sub(x[1], x[3]);
+        } else {
+            let (four, five) = (S::splat(4.0), S::splat(5.0));
+            // 4x0 − 5x2 + x4, then the pairs (t1 ± t2), (t3 ± t4), then 4x1 − 5x3 + x5.
+            r[0] = S::add(S::sub(S::mul(four, x[0]), S::mul(five, x[2])), x[4]);
+            let (t1, t2) = (S::sub(x[4], S::mul(four, x[2])), S::sub(x[3], S::mul(four, x[1])));
+            r[1] = S::add(t1, t2);
+            r[2] = S::sub(t1, t2);
+            let (t3, t4) = (S::sub(x[4], x[2]), S::mul(S::splat(2.0), S::sub(x[3], x[1])));
+            r[3] = S::add(t3, t4);
+            r[4] = S::sub(t3, t4);
+            r[5] = S::add(S::sub(S::mul(four, x[1]), S::mul(five, x[3])), x[5]);
+        }
+        r
+    }
 }
 
-/// `Aᵀ (x0, x1, x2, x3) = (x0 + x1 + x2, x1 − x2 − x3)`.
+/// `Aᵀ x` for one column of α products: M outputs.
 ///
 /// # Safety
 /// `S`'s instructions must be available.
 #[inline(always)]
-unsafe fn a_t<S: Lanes>(x0: S::V, x1: S::V, x2: S::V, x3: S::V) -> [S::V; 2] {
+unsafe fn a_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; M] {
     // SAFETY: forwarded.
-    unsafe { [S::add(S::add(x0, x1), x2), S::sub(S::sub(x1, x2), x3)] }
+    unsafe {
+        let mut r = [x[0]; M];
+        if M == 2 {
+            r[0] = S::add(S::add(x[0], x[1]), x[2]);
+            r[1] = S::sub(S::sub(x[1], x[2]), x[3]);
+        } else {
+            let (s12, d12, s34, d34) = (S::add(x[1], x[2]), S::sub(x[1], x[2]), S::add(x[3], x[4]), S::sub(x[3], x[4]));
+            r[0] = S::add(S::add(x[0], s12), s34);
+            r[1] = S::add(d12, S::mul(S::splat(2.0), d34));
+            r[2] = S::add(s12, S::mul(S::splat(4.0), s34));
+            r[3] = S::add(S::add(d12, S::mul(S::splat(8.0), d34)), x[5]);
+        }
+        r
+    }
 }
 
 /// `Y = Aᵀ m A` (+ bias) for every tile of the block, written into the
-/// image's output, [`LANES`] tiles of a tile row at a time; the two output
+/// image's output, [`LANES`] tiles of a tile row at a time; the M output
 /// columns of each tile are interleaved into the output rows.
 ///
 /// # Safety
 /// `S`'s instructions must be available.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn output_transform<S: Lanes>(
+unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
     m: &[f32],
     (c_out, m_xi): (usize, usize),
     bias: Option<&[f32]>,
@@ -283,11 +398,11 @@ unsafe fn output_transform<S: Lanes>(
     ow: usize,
     y: &mut [f32],
 ) {
-    assert!(c_out * tbp <= m_xi && m.len() >= 15 * m_xi + (c_out - 1) * tbp + rows * tw + LANES && y.len() >= c_out * oh * ow);
+    assert!(c_out * tbp <= m_xi && m.len() >= (A * A - 1) * m_xi + (c_out - 1) * tbp + rows * tw + LANES && y.len() >= c_out * oh * ow);
     for co in 0..c_out {
         // SAFETY: the instructions are available (caller); every load reads tiles
         // r·tw+tx0.. +LANES of a row of M, inside its tbp ≥ rows·tw + LANES
-        // (asserted above); every store writes columns 2tx0.. +len ≤ ow of
+        // (asserted above); every store writes columns M·tx0.. +len ≤ ow of
         // output row oy < oh of plane co.
         unsafe {
             let b = S::splat(bias.map_or(0.0, |b| b[co]));
@@ -297,33 +412,39 @@ unsafe fn output_transform<S: Lanes>(
                 for tx0 in (0..tw).step_by(LANES) {
                     let cnt = LANES.min(tw - tx0);
                     let at = |xi: usize| S::load(m.as_ptr().add(xi * m_xi + co * tbp + r * tw + tx0));
-                    // s[i] = (m A)[i]: each row of the tile reduced to its two columns.
-                    let s: [[S::V; 2]; 4] = [
-                        a_t::<S>(at(0), at(1), at(2), at(3)),
-                        a_t::<S>(at(4), at(5), at(6), at(7)),
-                        a_t::<S>(at(8), at(9), at(10), at(11)),
-                        a_t::<S>(at(12), at(13), at(14), at(15)),
-                    ];
+                    // s[i] = (m A)[i]: row i of the tile reduced to its M columns.
+                    let s: [[S::V; M]; A] = std::array::from_fn(|i| a_t::<S, M, A>(std::array::from_fn(|j| at(i * A + j))));
                     // q[c][a]: output row a, column c of each tile.
-                    let q = [a_t::<S>(s[0][0], s[1][0], s[2][0], s[3][0]), a_t::<S>(s[0][1], s[1][1], s[2][1], s[3][1])];
-                    let ox0 = 2 * tx0;
-                    let len = (2 * cnt).min(ow - ox0);
-                    let [q0, q1] = q;
-                    for a in 0..2 {
-                        let oy = 2 * ty + a;
+                    let q: [[S::V; M]; M] = std::array::from_fn(|c| a_t::<S, M, A>(std::array::from_fn(|i| s[i][c])));
+                    let ox0 = M * tx0;
+                    let len = (M * cnt).min(ow - ox0);
+                    for a in 0..M {
+                        let oy = M * ty + a;
                         if oy >= oh {
                             break;
                         }
-                        let (lo, hi) = S::zip(S::add(q0[a], b), S::add(q1[a], b));
-                        let p = yo.add(oy * ow + ox0);
-                        if len == 2 * LANES {
-                            S::store(p, lo);
-                            S::store(p.add(LANES), hi);
+                        // The M columns of each tile interleaved: M vectors of output row oy.
+                        let mut out = [b; M];
+                        if M == 2 {
+                            (out[0], out[1]) = S::zip(S::add(q[0][a], b), S::add(q[1][a], b));
                         } else {
-                            let mut pairs = [0.0f32; 2 * LANES];
-                            S::store(pairs.as_mut_ptr(), lo);
-                            S::store(pairs.as_mut_ptr().add(LANES), hi);
-                            std::ptr::copy_nonoverlapping(pairs.as_ptr(), p, len);
+                            let (ac, bd) = (S::zip(q[0][a], q[2][a]), S::zip(q[1][a], q[3][a]));
+                            let (lo, hi) = (S::zip(ac.0, bd.0), S::zip(ac.1, bd.1));
+                            for (o, v) in out.iter_mut().zip([lo.0, lo.1, hi.0, hi.1]) {
+                                *o = S::add(v, b);
+                            }
+                        }
+                        let p = yo.add(oy * ow + ox0);
+                        if len == M * LANES {
+                            for (k, &v) in out.iter().enumerate() {
+                                S::store(p.add(k * LANES), v);
+                            }
+                        } else {
+                            let mut buf = [0.0f32; 4 * LANES];
+                            for (k, &v) in out.iter().enumerate() {
+                                S::store(buf.as_mut_ptr().add(k * LANES), v);
+                            }
+                            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, len);
                         }
                     }
                 }
@@ -347,6 +468,8 @@ trait Lanes {
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     /// `a − b`.
     unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    /// `a · b`.
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// `(a0 b0 a1 b1 a2 b2 a3 b3, a4 b4 … a7 b7)`.
     unsafe fn zip(a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// The inverse of [`Lanes::zip`]: `(a0 a2 a4 a6 b0 b2 b4 b6, a1 a3 … b7)`.
@@ -379,6 +502,10 @@ impl Lanes for Portable {
     #[inline(always)]
     unsafe fn sub(a: Self::V, b: Self::V) -> Self::V {
         std::array::from_fn(|l| a[l] - b[l])
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        std::array::from_fn(|l| a[l] * b[l])
     }
     #[inline(always)]
     unsafe fn zip(a: Self::V, b: Self::V) -> (Self::V, Self::V) {
@@ -430,6 +557,11 @@ impl Lanes for Avx2 {
     }
     #[target_feature(enable = "avx2")]
     #[inline]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        std::arch::x86_64::_mm256_mul_ps(a, b)
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
     unsafe fn zip(a: Self::V, b: Self::V) -> (Self::V, Self::V) {
         use std::arch::x86_64::*;
         let (l, h) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
@@ -448,7 +580,7 @@ impl Lanes for Avx2 {
 /// The vectorized passes: padding, and both transforms of one block.
 #[derive(Clone, Copy)]
 enum Pass<'a> {
-    /// Padded, column-split copy of images (see [`pad_split`]).
+    /// Padded, phase-split copy of images (see [`pad_split`]).
     Split { src: &'a [f32], h: usize, w: usize, pad: (usize, usize), hp: usize, wp: usize },
     /// Input transform into `V`.
     Input { xp: &'a [f32], c_in: usize, plane: usize, wp: usize, v_xi: usize },
@@ -456,19 +588,21 @@ enum Pass<'a> {
     Output { m: &'a [f32], c_out: usize, m_xi: usize, oh: usize, ow: usize, bias: Option<&'a [f32]> },
 }
 
-/// Runs one transform pass with `S`'s vectors (`buf` is `V` for the input
-/// pass, the image's output otherwise).
+/// Runs one pass with `S`'s vectors for tile size `M` (`buf` is the padded
+/// copy, `V`, or the image's output).
 ///
 /// # Safety
 /// `S`'s instructions must be available.
 #[inline(always)]
-unsafe fn run_pass<S: Lanes>(pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
+unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
     // SAFETY: forwarded.
     unsafe {
         match pass {
-            Pass::Split { src, h, w, pad, hp, wp } => pad_split::<S>(src, (h, w), pad, (hp, wp), buf),
-            Pass::Input { xp, c_in, plane, wp, v_xi } => input_transform::<S>(xp, (c_in, v_xi), (plane, wp), tw, ty0, rows, tbp, buf),
-            Pass::Output { m, c_out, m_xi, oh, ow, bias } => output_transform::<S>(m, (c_out, m_xi), bias, tbp, tw, ty0, rows, oh, ow, buf),
+            Pass::Split { src, h, w, pad, hp, wp } => pad_split::<S, M>(src, (h, w), pad, (hp, wp), buf),
+            Pass::Input { xp, c_in, plane, wp, v_xi } => input_transform::<S, M, A>(xp, (c_in, v_xi), (plane, wp), tw, ty0, rows, tbp, buf),
+            Pass::Output { m, c_out, m_xi, oh, ow, bias } => {
+                output_transform::<S, M, A>(m, (c_out, m_xi), bias, tbp, tw, ty0, rows, oh, ow, buf)
+            }
         }
     }
 }
@@ -479,9 +613,9 @@ unsafe fn run_pass<S: Lanes>(pass: Pass, tw: usize, ty0: usize, rows: usize, tbp
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn run_pass_avx2(pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
+unsafe fn run_pass_avx2<const M: usize, const A: usize>(pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
     // SAFETY: AVX2 is enabled here.
-    unsafe { run_pass::<Avx2>(pass, tw, ty0, rows, tbp, buf) }
+    unsafe { run_pass::<Avx2, M, A>(pass, tw, ty0, rows, tbp, buf) }
 }
 
 /// Which vectors the transforms use.
@@ -506,13 +640,13 @@ impl Isa {
 }
 
 /// [`run_pass`] with the vectors of `isa`.
-fn transform(isa: Isa, pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
+fn transform<const M: usize, const A: usize>(isa: Isa, pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
     match isa {
         // SAFETY: Isa::Avx2 is only handed out after detection.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { run_pass_avx2(pass, tw, ty0, rows, tbp, buf) },
+        Isa::Avx2 => unsafe { run_pass_avx2::<M, A>(pass, tw, ty0, rows, tbp, buf) },
         // SAFETY: the portable vectors need no special instructions.
-        Isa::Portable => unsafe { run_pass::<Portable>(pass, tw, ty0, rows, tbp, buf) },
+        Isa::Portable => unsafe { run_pass::<Portable, M, A>(pass, tw, ty0, rows, tbp, buf) },
     }
 }
 
@@ -539,7 +673,8 @@ mod tests {
             geom(2, 300, 4, 4, 8, (1, 1)),
             geom(2, 8, 3, 3, 8, (0, 0)),
             geom(4, 16, 32, 32, 16, (1, 1)),
-            geom(7, 8, 6, 6, 8, (1, 1)), // several images per block, a partial last group
+            geom(7, 8, 6, 6, 8, (1, 1)),   // several images per block, a partial last group
+            geom(2, 8, 34, 37, 8, (1, 1)), // several vectors of tiles per row, odd width
         ] {
             assert!(applies_with(&g, 8));
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
@@ -554,13 +689,18 @@ mod tests {
             if Isa::detect() != Isa::Portable {
                 isas.push(Isa::detect());
             }
-            for isa in isas {
-                // Stale values in the output must not survive.
-                let mut a = vec![f32::NAN; len];
-                forward_with(&g, &x, &w, Some(&bias), &mut a, isa);
-                for (k, (p, q)) in a.iter().zip(&b).enumerate() {
-                    let q = q + bias[(k / plane) % g.c_out];
-                    assert!((p - q).abs() <= 2e-6 * scale, "{g:?} {isa:?} [{k}]: winograd {p} direct {q}");
+            for (m, tol) in [(2, 2e-7), (4, 2e-6)] {
+                for &isa in &isas {
+                    // Stale values in the output must not survive.
+                    let mut a = vec![f32::NAN; len];
+                    forward_with(&g, &x, &w, Some(&bias), &mut a, isa, m);
+                    let mut worst = 0.0f32;
+                    for (k, (p, q)) in a.iter().zip(&b).enumerate() {
+                        let q = q + bias[(k / plane) % g.c_out];
+                        assert!((p - q).abs() <= tol * scale, "{g:?} F({m}) {isa:?} [{k}]: winograd {p} direct {q}");
+                        worst = worst.max((p - q).abs() / scale);
+                    }
+                    println!("{g:?} F({m}) {isa:?}: worst error / (9·c_in) = {worst:e}");
                 }
             }
         }
@@ -608,9 +748,13 @@ mod tests {
                         best * 1e3
                     })
                 };
-                let tw = time(&mut || forward(&g, &x, &w, None, &mut y));
+                let isa = Isa::detect();
+                let t2 = time(&mut || forward_with(&g, &x, &w, None, &mut y, isa, 2));
+                let t4 = time(&mut || forward_with(&g, &x, &w, None, &mut y, isa, 4));
                 let td = time(&mut || direct(&g, &x, &w, &mut y));
-                println!("{threads} thread(s) {c:>2}ch {hw:>2}x{hw:<2}: winograd {tw:.2} ms, direct {td:.2} ms (best of 7)");
+                println!(
+                    "{threads} thread(s) {c:>2}ch {hw:>2}x{hw:<2}: F(2x2) {t2:.2} ms, F(4x4) {t4:.2} ms, direct {td:.2} ms (best of 7)"
+                );
             }
         }
     }
