@@ -303,7 +303,7 @@ thread_local! {
 /// `xp[offset(r) + q]` with `offset(r) = ci·hp·wp + ki·dh·wp + kj·dw`, so the
 /// GEMM microkernel reads `B` straight from `xp` ([`Offsets`]).  Columns
 /// `ox ≥ ow` of each padded-width row are computed and dropped.
-fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32]) {
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
     let (oh, ow) = (g.out_h(), g.out_w());
     let (hp, wp) = (g.h + 2 * g.padding.0, g.w + 2 * g.padding.1);
@@ -340,11 +340,19 @@ fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y:
                     continue;
                 }
                 let dst0 = oy * ow + (lo - oy * wp);
+                let epi = epi.images(i, g.c_out * no);
                 for (co, yrow) in yv[..g.c_out * cols].chunks_exact(cols).enumerate() {
                     let (dst, src) = (&mut yi[co * no + dst0..co * no + dst0 + hi - lo], &yrow[lo - j0..hi - j0]);
-                    match bias {
-                        Some(b) => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b[co]),
-                        None => dst.copy_from_slice(src),
+                    match epi {
+                        Epilogue { bias: None, residual: None, relu: false } => dst.copy_from_slice(src),
+                        Epilogue { bias: Some(b), residual: None, relu: false } => {
+                            dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b[co])
+                        }
+                        _ => {
+                            for (k, (d, &v)) in dst.iter_mut().zip(src).enumerate() {
+                                *d = epi.apply(v, co, co * no + dst0 + k);
+                            }
+                        }
                     }
                 }
             }
@@ -359,18 +367,61 @@ pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     conv2d_forward_bias(g, x, w, None, y);
 }
 
+/// What is applied to each convolution output as it is written:
+/// `y = conv + bias[co]`, then `+ residual[i]`, then `max(y, 0)` if `relu`
+/// (in that order, so the result equals the separate ops bit for bit).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Epilogue<'a> {
+    /// Per output channel, added first.
+    pub bias: Option<&'a [f32]>,
+    /// Same shape as the output, added next.
+    pub residual: Option<&'a [f32]>,
+    /// Whether negative results (and NaN) become 0.
+    pub relu: bool,
+}
+
+impl Epilogue<'_> {
+    /// `v` (the convolution sum at output `i` of channel `co`) finished.
+    #[inline(always)]
+    fn apply(&self, v: f32, co: usize, i: usize) -> f32 {
+        let mut v = self.bias.map_or(v, |b| v + b[co]);
+        if let Some(r) = self.residual {
+            v += r[i];
+        }
+        if self.relu {
+            v.max(0.0)
+        } else {
+            v
+        }
+    }
+
+    /// The part of the epilogue for images `first..` (`ys` outputs each).
+    pub(crate) fn images(&self, first: usize, ys: usize) -> Epilogue<'_> {
+        Epilogue { residual: self.residual.map(|r| &r[first * ys..]), ..*self }
+    }
+}
+
 /// `y [n, c_out, oh, ow] = conv(x [n, c_in, h, w], w) + bias[c_out]` (overwrites `y`).
+pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+    conv2d_forward_fused(g, x, w, Epilogue { bias, ..Epilogue::default() }, y)
+}
+
+/// `y = epi(conv(x [n, c_in, h, w], w))` (overwrites `y`): the convolution
+/// with bias, residual and ReLU applied as the output is written.
 ///
 /// Stride-1 convolutions of a batch read the im2col matrix straight from a
 /// padded image copy ([`forward_direct`]; Winograd for 3×3 with many
 /// channels), other batches pack im2col panels from the image against
 /// weights packed once ([`PackedLhs`]); a single image uses an explicit
-/// im2col and the parallel GEMM.  The bias is added while the output is
-/// written where the path allows, in a pass over `y` otherwise.
-pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+/// im2col and the parallel GEMM.  The epilogue is applied while the output
+/// is written where the path allows, in a pass over `y` otherwise.
+pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32]) {
     g.check(x.len(), w.len(), y.len());
-    if let Some(b) = bias {
+    if let Some(b) = epi.bias {
         assert_eq!(b.len(), g.c_out, "conv2d: bias length");
+    }
+    if let Some(r) = epi.residual {
+        assert_eq!(r.len(), y.len(), "conv2d: residual length");
     }
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
     let ys = g.c_out * no;
@@ -379,16 +430,16 @@ pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[
     }
     if kd == 0 {
         y.fill(0.0);
-        add_bias(bias, no, y);
+        finish(epi, g.c_out, no, y);
         return;
     }
     if g.n >= 2 {
         count_flops(2 * g.n * g.c_out * kd * no);
     }
     if winograd::applies(g) {
-        return winograd::forward(g, x, w, bias, y);
+        return winograd::forward(g, x, w, epi, y);
     } else if g.n >= 2 && g.stride == (1, 1) {
-        return forward_direct(g, x, w, bias, y);
+        return forward_direct(g, x, w, epi, y);
     } else if g.n >= 2 {
         let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
         let kds = slice_depth(kd);
@@ -407,7 +458,9 @@ pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[
                 }
             }
             give_back_scratch(&PACK_COL, bp);
+            finish_image(&epi.images(i, ys), no, yi);
         });
+        return;
     } else if g.is_pointwise() {
         gemm(g.c_out, no, kd, w, kd, false, x, no, false, y, no, false);
     } else {
@@ -416,18 +469,25 @@ pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[
             gemm(g.c_out, no, kd, w, kd, false, col, no, false, y, no, false);
         });
     }
-    add_bias(bias, no, y);
+    finish(epi, g.c_out, no, y);
 }
 
-/// `y[.., co, ..] += bias[co]` over outputs of `plane` positions per channel.
-fn add_bias(bias: Option<&[f32]>, plane: usize, y: &mut [f32]) {
-    if let Some(b) = bias {
-        if plane > 0 {
-            y.par_chunks_mut(plane * b.len()).for_each(|yi| {
-                for (yc, &bc) in yi.chunks_exact_mut(plane).zip(b) {
-                    yc.iter_mut().for_each(|v| *v += bc);
-                }
-            });
+/// Applies `epi` in a pass over finished sums `y` (`c_out` planes of `plane` per image).
+fn finish(epi: Epilogue, c_out: usize, plane: usize, y: &mut [f32]) {
+    if plane > 0 && c_out > 0 {
+        let ys = c_out * plane;
+        y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| finish_image(&epi.images(i, ys), plane, yi));
+    }
+}
+
+/// [`finish`] for one image (`epi` starting at that image).
+fn finish_image(epi: &Epilogue, plane: usize, yi: &mut [f32]) {
+    if epi.bias.is_none() && epi.residual.is_none() && !epi.relu {
+        return;
+    }
+    for (co, yc) in yi.chunks_exact_mut(plane).enumerate() {
+        for (j, v) in yc.iter_mut().enumerate() {
+            *v = epi.apply(*v, co, co * plane + j);
         }
     }
 }
@@ -436,7 +496,7 @@ fn add_bias(bias: Option<&[f32]>, plane: usize, y: &mut [f32]) {
 #[cfg(test)]
 pub(crate) fn conv2d_forward_direct_for_tests(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     assert!(g.stride == (1, 1) && g.n >= 1);
-    forward_direct(g, x, w, None, y);
+    forward_direct(g, x, w, Epilogue::default(), y);
 }
 
 /// For stride 1, the input gradient is itself a convolution: of `gy` with the
@@ -863,25 +923,40 @@ mod tests {
         ]
     }
 
-    /// The bias is added inside every forward path (direct, Winograd,
-    /// packed im2col, single image): same as adding it afterwards.
+    /// The epilogue (bias, residual, ReLU, each alone and together) is
+    /// applied inside every forward path (direct, Winograd F(2×2) and F(4×4),
+    /// packed im2col, single image): bit for bit the same as applying it
+    /// afterwards in that order.
     #[test]
-    fn bias_on_every_path() {
+    fn epilogue_on_every_path() {
         let mut rng = Rng::new(78);
         let mut gs = geometries();
-        gs.push(geom(2, 64, 5, 6, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // Winograd
+        gs.push(geom(2, 64, 5, 6, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // Winograd F(2×2)
         gs.push(geom(2, 64, 3, 3, 64, 3, 3, (1, 1), (0, 0), (1, 1))); // Winograd, odd output
+        gs.push(geom(2, 16, 6, 35, 16, 3, 3, (1, 1), (1, 1), (1, 1))); // Winograd F(4×4), partial vectors
         for g in gs {
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
             let w = rng.vec(g.c_out * g.k_dim());
             let b = rng.vec(g.c_out);
             let len = g.n * g.c_out * g.out_plane();
-            let (mut with, mut without) = (vec![0.0; len], vec![0.0; len]);
-            conv2d_forward_bias(&g, &x, &w, Some(&b), &mut with);
-            conv2d_forward(&g, &x, &w, &mut without);
-            for (i, (&p, &q)) in with.iter().zip(&without).enumerate() {
-                let co = (i / g.out_plane().max(1)) % g.c_out;
-                assert_eq!(p, q + b[co], "{g:?} [{i}]");
+            let r = rng.vec(len);
+            let mut plain = vec![0.0; len];
+            conv2d_forward(&g, &x, &w, &mut plain);
+            for (bias, residual, relu) in [(true, false, false), (false, true, false), (false, false, true), (true, true, true)] {
+                let epi = Epilogue { bias: bias.then_some(&b[..]), residual: residual.then_some(&r[..]), relu };
+                let mut fused = vec![f32::NAN; len];
+                conv2d_forward_fused(&g, &x, &w, epi, &mut fused);
+                for (i, (&p, &q)) in fused.iter().zip(&plain).enumerate() {
+                    let co = (i / g.out_plane().max(1)) % g.c_out;
+                    let mut want = if bias { q + b[co] } else { q };
+                    if residual {
+                        want += r[i];
+                    }
+                    if relu {
+                        want = want.max(0.0);
+                    }
+                    assert_eq!(p.to_bits(), want.to_bits(), "{g:?} {epi:?} [{i}]");
+                }
             }
         }
     }

@@ -40,7 +40,7 @@
 use rayon::prelude::*;
 use std::cell::Cell;
 
-use super::conv::Conv2dGeom;
+use super::conv::{Conv2dGeom, Epilogue};
 use super::gemm::{give_back_scratch, round_up, slice_depth, take_scratch, Offsets, PackedLhs, NR};
 
 /// Bytes of transformed inputs and products per block of tiles.
@@ -120,21 +120,21 @@ thread_local! {
 }
 
 /// `y [n, c_out, oh, ow] = conv(x, w)` by Winograd; requires [`applies`].
-pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
-    forward_with(g, x, w, bias, y, Isa::detect(), tile_size(g))
+pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32]) {
+    forward_with(g, x, w, epi, y, Isa::detect(), tile_size(g))
 }
 
 /// [`forward`] with the vectors and the tile size (2 or 4) chosen by the caller.
-fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32], isa: Isa, m: usize) {
+fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32], isa: Isa, m: usize) {
     match m {
-        2 => forward_tiles::<2, 4>(g, x, w, bias, y, isa),
-        4 => forward_tiles::<4, 6>(g, x, w, bias, y, isa),
+        2 => forward_tiles::<2, 4>(g, x, w, epi, y, isa),
+        4 => forward_tiles::<4, 6>(g, x, w, epi, y, isa),
         _ => unreachable!("Winograd tile size {m}"),
     }
 }
 
 /// Winograd F(M×M, 3×3) forward (`A = M + 2`).
-fn forward_tiles<const M: usize, const A: usize>(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32], isa: Isa) {
+fn forward_tiles<const M: usize, const A: usize>(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32], isa: Isa) {
     debug_assert!(applies_with(g, 1) && A == M + 2);
     let xis = A * A;
     let (c_in, c_out) = (g.c_in, g.c_out);
@@ -198,7 +198,8 @@ fn forward_tiles<const M: usize, const A: usize>(g: &Conv2dGeom, x: &[f32], w: &
                 }
             }
             for (k, yk) in ychunk.chunks_exact_mut(ys).enumerate() {
-                transform::<M, A>(isa, Pass::Output { m: &mv[k * per..], c_out, m_xi, oh, ow, bias }, tw, ty0, rows, tbp, yk);
+                let epi = epi.images(gi * group + k, ys);
+                transform::<M, A>(isa, Pass::Output { m: &mv[k * per..], c_out, m_xi, oh, ow, epi }, tw, ty0, rows, tbp, yk);
             }
         }
         give_back_scratch(&PADDED, xpv);
@@ -378,9 +379,10 @@ unsafe fn a_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; 
     }
 }
 
-/// `Y = Aᵀ m A` (+ bias) for every tile of the block, written into the
-/// image's output, [`LANES`] tiles of a tile row at a time; the M output
-/// columns of each tile are interleaved into the output rows.
+/// `Y = Aᵀ m A` finished by `epi` (bias, residual of this image, ReLU) for
+/// every tile of the block, written into the image's output, [`LANES`]
+/// tiles of a tile row at a time; the M output columns of each tile are
+/// interleaved into the output rows.
 ///
 /// # Safety
 /// `S`'s instructions must be available.
@@ -389,7 +391,7 @@ unsafe fn a_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; 
 unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
     m: &[f32],
     (c_out, m_xi): (usize, usize),
-    bias: Option<&[f32]>,
+    epi: Epilogue,
     tbp: usize,
     tw: usize,
     ty0: usize,
@@ -399,13 +401,15 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
     y: &mut [f32],
 ) {
     assert!(c_out * tbp <= m_xi && m.len() >= (A * A - 1) * m_xi + (c_out - 1) * tbp + rows * tw + LANES && y.len() >= c_out * oh * ow);
+    assert!(epi.residual.is_none_or(|r| r.len() >= c_out * oh * ow));
     for co in 0..c_out {
         // SAFETY: the instructions are available (caller); every load reads tiles
         // r·tw+tx0.. +LANES of a row of M, inside its tbp ≥ rows·tw + LANES
         // (asserted above); every store writes columns M·tx0.. +len ≤ ow of
         // output row oy < oh of plane co.
         unsafe {
-            let b = S::splat(bias.map_or(0.0, |b| b[co]));
+            let b = S::splat(epi.bias.map_or(0.0, |b| b[co]));
+            let zero = S::splat(0.0);
             let yo = y.as_mut_ptr().add(co * oh * ow);
             for r in 0..rows {
                 let ty = ty0 + r;
@@ -434,16 +438,32 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
                                 *o = S::add(v, b);
                             }
                         }
+                        let at = co * oh * ow + oy * ow + ox0;
                         let p = yo.add(oy * ow + ox0);
-                        if len == M * LANES {
-                            for (k, &v) in out.iter().enumerate() {
-                                S::store(p.add(k * LANES), v);
+                        // Whole vectors straight to the output, a partial one through `buf`.
+                        let mut buf = [0.0f32; 4 * LANES];
+                        let whole = len == M * LANES;
+                        if let Some(r) = epi.residual {
+                            let rp = if whole {
+                                r.as_ptr().add(at)
+                            } else {
+                                buf[..len].copy_from_slice(&r[at..at + len]);
+                                buf.as_ptr()
+                            };
+                            for (k, o) in out.iter_mut().enumerate() {
+                                *o = S::add(*o, S::load(rp.add(k * LANES)));
                             }
-                        } else {
-                            let mut buf = [0.0f32; 4 * LANES];
-                            for (k, &v) in out.iter().enumerate() {
-                                S::store(buf.as_mut_ptr().add(k * LANES), v);
+                        }
+                        if epi.relu {
+                            for o in out.iter_mut() {
+                                *o = S::max(*o, zero);
                             }
+                        }
+                        let dst = if whole { p } else { buf.as_mut_ptr() };
+                        for (k, &v) in out.iter().enumerate() {
+                            S::store(dst.add(k * LANES), v);
+                        }
+                        if !whole {
                             std::ptr::copy_nonoverlapping(buf.as_ptr(), p, len);
                         }
                     }
@@ -470,6 +490,8 @@ trait Lanes {
     unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
     /// `a · b`.
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `a` where `a > b`, else `b` (so `max(NaN, 0) = 0`, like `f32::max`).
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
     /// `(a0 b0 a1 b1 a2 b2 a3 b3, a4 b4 … a7 b7)`.
     unsafe fn zip(a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// The inverse of [`Lanes::zip`]: `(a0 a2 a4 a6 b0 b2 b4 b6, a1 a3 … b7)`.
@@ -506,6 +528,10 @@ impl Lanes for Portable {
     #[inline(always)]
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
         std::array::from_fn(|l| a[l] * b[l])
+    }
+    #[inline(always)]
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V {
+        std::array::from_fn(|l| if a[l] > b[l] { a[l] } else { b[l] })
     }
     #[inline(always)]
     unsafe fn zip(a: Self::V, b: Self::V) -> (Self::V, Self::V) {
@@ -562,6 +588,12 @@ impl Lanes for Avx2 {
     }
     #[target_feature(enable = "avx2")]
     #[inline]
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V {
+        // maxps returns its second operand unless a > b.
+        std::arch::x86_64::_mm256_max_ps(a, b)
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
     unsafe fn zip(a: Self::V, b: Self::V) -> (Self::V, Self::V) {
         use std::arch::x86_64::*;
         let (l, h) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
@@ -585,7 +617,7 @@ enum Pass<'a> {
     /// Input transform into `V`.
     Input { xp: &'a [f32], c_in: usize, plane: usize, wp: usize, v_xi: usize },
     /// Output transform from `M`.
-    Output { m: &'a [f32], c_out: usize, m_xi: usize, oh: usize, ow: usize, bias: Option<&'a [f32]> },
+    Output { m: &'a [f32], c_out: usize, m_xi: usize, oh: usize, ow: usize, epi: Epilogue<'a> },
 }
 
 /// Runs one pass with `S`'s vectors for tile size `M` (`buf` is the padded
@@ -600,8 +632,8 @@ unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(pass: Pass, tw: usi
         match pass {
             Pass::Split { src, h, w, pad, hp, wp } => pad_split::<S, M>(src, (h, w), pad, (hp, wp), buf),
             Pass::Input { xp, c_in, plane, wp, v_xi } => input_transform::<S, M, A>(xp, (c_in, v_xi), (plane, wp), tw, ty0, rows, tbp, buf),
-            Pass::Output { m, c_out, m_xi, oh, ow, bias } => {
-                output_transform::<S, M, A>(m, (c_out, m_xi), bias, tbp, tw, ty0, rows, oh, ow, buf)
+            Pass::Output { m, c_out, m_xi, oh, ow, epi } => {
+                output_transform::<S, M, A>(m, (c_out, m_xi), epi, tbp, tw, ty0, rows, oh, ow, buf)
             }
         }
     }
@@ -693,7 +725,7 @@ mod tests {
                 for &isa in &isas {
                     // Stale values in the output must not survive.
                     let mut a = vec![f32::NAN; len];
-                    forward_with(&g, &x, &w, Some(&bias), &mut a, isa, m);
+                    forward_with(&g, &x, &w, Epilogue { bias: Some(&bias), ..Epilogue::default() }, &mut a, isa, m);
                     let mut worst = 0.0f32;
                     for (k, (p, q)) in a.iter().zip(&b).enumerate() {
                         let q = q + bias[(k / plane) % g.c_out];
@@ -715,7 +747,7 @@ mod tests {
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let mut y = vec![0.0; g.n * g.c_out * g.out_h() * g.out_w()];
-            pool.install(|| forward(&g, &x, &w, None, &mut y));
+            pool.install(|| forward(&g, &x, &w, Epilogue::default(), &mut y));
             y
         };
         let (a, b) = (run(1), run(3));
@@ -749,8 +781,8 @@ mod tests {
                     })
                 };
                 let isa = Isa::detect();
-                let t2 = time(&mut || forward_with(&g, &x, &w, None, &mut y, isa, 2));
-                let t4 = time(&mut || forward_with(&g, &x, &w, None, &mut y, isa, 4));
+                let t2 = time(&mut || forward_with(&g, &x, &w, Epilogue::default(), &mut y, isa, 2));
+                let t4 = time(&mut || forward_with(&g, &x, &w, Epilogue::default(), &mut y, isa, 4));
                 let td = time(&mut || direct(&g, &x, &w, &mut y));
                 println!(
                     "{threads} thread(s) {c:>2}ch {hw:>2}x{hw:<2}: F(2x2) {t2:.2} ms, F(4x4) {t4:.2} ms, direct {td:.2} ms (best of 7)"

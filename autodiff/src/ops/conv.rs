@@ -145,6 +145,46 @@ impl Tensor {
         conv_bias(self, weight, bias, geom)
     }
 
+    /// `relu(conv2d(self, weight, bias) + residual)` (the residual and the
+    /// ReLU each optional): a convolution block's tail in one pass over the
+    /// output when no graph is recorded (evaluation, landscapes), and the
+    /// ops one after the other when one is (so gradients of every order
+    /// come from their rules). Both give the same values bit for bit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv2d_fused(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        residual: Option<&Tensor>,
+        relu: bool,
+        stride: (usize, usize),
+        padding: (usize, usize),
+        dilation: (usize, usize),
+    ) -> Tensor {
+        let geom = geometry("conv2d", self.shape(), weight.shape(), ConvParams { stride, padding, dilation });
+        let out_shape = [geom.n, geom.c_out, geom.out_h(), geom.out_w()];
+        let records = crate::is_grad_enabled()
+            && (self.requires_grad()
+                || weight.requires_grad()
+                || bias.is_some_and(|b| b.requires_grad())
+                || residual.is_some_and(|r| r.requires_grad()));
+        if records || residual.is_some_and(|r| r.shape() != out_shape) {
+            let y = self.conv2d(weight, bias, stride, padding, dilation);
+            let y = match residual {
+                Some(r) => y.add(r),
+                None => y,
+            };
+            return if relu { y.relu() } else { y };
+        }
+        if let Some(b) = bias {
+            assert_eq!(b.shape(), [geom.c_out], "conv2d: bias {:?} for {} output channels", b.shape(), geom.c_out);
+        }
+        let mut y = vec![0.0; out_shape.iter().product()];
+        let epi = k::Epilogue { bias: bias.map(|b| b.data()), residual: residual.map(|r| r.data()), relu };
+        k::conv2d_forward_fused(&geom, self.data(), weight.data(), epi, &mut y);
+        Tensor::from_vec(y, &out_shape)
+    }
+
     /// The adjoint of [`Tensor::conv2d`] with respect to its input (a
     /// transposed convolution): maps `gy` (`[n, c_out, oh, ow]`) to an input
     /// of spatial size `input_hw`.
@@ -182,6 +222,26 @@ mod tests {
 
     fn t(shape: &[usize], seed: u64) -> Tensor {
         Tensor::rand_uniform(shape, -1.0, 1.0, seed)
+    }
+
+    /// The fused tail equals the ops one after the other, with and without
+    /// a graph, and its gradients are theirs.
+    #[test]
+    fn fused_tail_matches_the_ops() {
+        let (x, w, b, r) = (t(&[2, 3, 6, 5], 1), t(&[4, 3, 3, 3], 2), t(&[4], 3), t(&[2, 4, 6, 5], 4));
+        let ops = |x: &Tensor| x.conv2d(&w, Some(&b), (1, 1), (1, 1), (1, 1)).add(&r).relu();
+        let fused = |x: &Tensor| x.conv2d_fused(&w, Some(&b), Some(&r), true, (1, 1), (1, 1), (1, 1));
+        let want = ops(&x).to_vec();
+        let got = {
+            let _g = crate::no_grad();
+            fused(&x).to_vec()
+        };
+        assert_eq!(want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), got.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        let xg = x.detach().requires_grad_();
+        let (ya, yb) = (ops(&xg).sum_all(), fused(&xg).sum_all());
+        let xs = std::slice::from_ref(&xg);
+        let (ga, gb) = (crate::grad(&[ya], xs, false)[0].to_vec(), crate::grad(&[yb], xs, false)[0].to_vec());
+        assert_eq!(ga, gb);
     }
 
     #[test]

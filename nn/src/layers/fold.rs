@@ -17,8 +17,21 @@ use autodiff::Tensor;
 /// and no graph is being recorded; the two layers one after the other
 /// otherwise (then `bn` updates its statistics in training mode).
 pub fn conv_bn(conv: &mut Conv2d, bn: &mut BatchNorm<2>, x: &Tensor) -> Tensor {
+    conv_bn_act(conv, bn, x, None, false)
+}
+
+/// `relu(bn(conv(x)) + residual)` (residual and ReLU optional): with the
+/// batch norm folded, one convolution whose output is finished as it is
+/// written ([`Tensor::conv2d_fused`]); the layers and ops one after the
+/// other when [`conv_bn`] would not fold.
+pub fn conv_bn_act(conv: &mut Conv2d, bn: &mut BatchNorm<2>, x: &Tensor, residual: Option<&Tensor>, relu: bool) -> Tensor {
     if bn.is_training() || autodiff::is_grad_enabled() {
-        return bn.forward(&conv.forward(x));
+        let y = bn.forward(&conv.forward(x));
+        let y = match residual {
+            Some(r) => y.add(r),
+            None => y,
+        };
+        return if relu { y.relu() } else { y };
     }
     let (scale, shift) = bn.eval_affine();
     let c = scale.numel();
@@ -28,7 +41,7 @@ pub fn conv_bn(conv: &mut Conv2d, bn: &mut BatchNorm<2>, x: &Tensor) -> Tensor {
         None => shift,
     };
     let (s, p) = (conv.stride, conv.padding);
-    x.conv2d(&w, Some(&b), (s, s), (p, p), (1, 1))
+    x.conv2d_fused(&w, Some(&b), residual, relu, (s, s), (p, p), (1, 1))
 }
 
 #[cfg(test)]
@@ -59,6 +72,16 @@ mod tests {
             assert!(err < 1e-5, "folded differs by {err}");
             // With recording on, the plain graph is used (same values, exactly).
             assert_eq!(conv_bn(&mut conv, &mut bn, &x).to_vec(), plain.to_vec());
+            // The block tail: relu(bn(conv(x)) + r), folded and finished in the conv.
+            let r = Tensor::rand_uniform(plain.shape(), -1.0, 1.0, 6);
+            let tail = plain.add(&r).relu();
+            let fused = {
+                let _g = autodiff::no_grad();
+                conv_bn_act(&mut conv, &mut bn, &x, Some(&r), true)
+            };
+            let err = tail.data().iter().zip(fused.data()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(err < 1e-5, "fused tail differs by {err}");
+            assert_eq!(conv_bn_act(&mut conv, &mut bn, &x, Some(&r), true).to_vec(), tail.to_vec());
         }
     }
 

@@ -1,7 +1,7 @@
 //! `resnet<6n+2>` and `resnet<6n+2>-noshort`: He et al.'s CIFAR ResNet as
 //! in Li et al.'s loss-landscape code (zoo.py's `ResNetCifar`, `BasicBlock`).
 
-use crate::layers::{conv_bn, BatchNorm2d, Conv2d, Linear, Sequential};
+use crate::layers::{conv_bn_act, BatchNorm2d, Conv2d, Linear, Sequential};
 use crate::{Kind, Module};
 use autodiff::Tensor;
 use rand::Rng;
@@ -43,10 +43,10 @@ impl BasicBlock {
 
 impl Module for BasicBlock {
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        let out = conv_bn(&mut self.conv1, &mut self.bn1, x).relu();
-        let out = conv_bn(&mut self.conv2, &mut self.bn2, &out);
-        let out = if self.use_shortcut { out.add(&self.shortcut.forward(x)) } else { out };
-        out.relu()
+        let out = conv_bn_act(&mut self.conv1, &mut self.bn1, x, None, true);
+        // relu(bn2(conv2(out)) + shortcut(x)), finished in one pass when folded.
+        let shortcut = self.use_shortcut.then(|| self.shortcut.forward(x));
+        conv_bn_act(&mut self.conv2, &mut self.bn2, &out, shortcut.as_ref(), true)
     }
 
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, Kind)) {
@@ -100,7 +100,7 @@ impl ResNet {
 
 impl Module for ResNet {
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        let mut out = conv_bn(&mut self.conv1, &mut self.bn1, x).relu();
+        let mut out = conv_bn_act(&mut self.conv1, &mut self.bn1, x, None, true);
         for stage in &mut self.layers {
             out = stage.forward(&out);
         }

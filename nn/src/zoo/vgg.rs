@@ -1,6 +1,6 @@
 //! `vgg9`: Li et al.'s VGG-9 (zoo.py's `VGG9`): `features`, `fc`, `classifier`.
 
-use crate::layers::{conv_bn, BatchNorm1d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential};
+use crate::layers::{conv_bn_act, BatchNorm1d, BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential};
 use crate::{Kind, Module};
 use autodiff::Tensor;
 use rand::Rng;
@@ -35,7 +35,7 @@ impl Module for VggFeatures {
         let mut y = x.clone();
         for b in &mut self.blocks {
             y = match b {
-                VggBlock::Conv { conv, bn } => conv_bn(conv, bn, &y).relu(),
+                VggBlock::Conv { conv, bn } => conv_bn_act(conv, bn, &y, None, true),
                 VggBlock::Pool(p) => p.forward(&y),
             };
         }
