@@ -6,7 +6,7 @@ use std::process::Command;
 
 #[test]
 fn quick_demo_writes_every_figure_and_the_index() {
-    let out = std::env::temp_dir().join(format!("llv-cli-demo-{}", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("llv-cli-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let o = Command::new(env!("CARGO_BIN_EXE_llv")).args(["demo", "--quick", "--out", out.to_str().unwrap()]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

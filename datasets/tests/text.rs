@@ -65,7 +65,7 @@ fn bptt_rejects_bad_sizes() {
 
 #[test]
 fn empty_text_is_an_error_naming_the_file() {
-    let dir = std::env::temp_dir().join(format!("llv-datasets-empty-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("llv-datasets-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("empty.txt");
     std::fs::write(&path, b"").unwrap();

@@ -65,7 +65,7 @@ mod tests {
 
     #[test]
     fn npy_header_is_aligned_and_data_follows() {
-        let dir = std::env::temp_dir().join(format!("llv-npy-{}", std::process::id()));
+        let dir = std::env::temp_dir().join("llv-npy");
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("a.npy");
         write_npy(&p, &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.5]).unwrap();

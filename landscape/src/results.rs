@@ -208,7 +208,7 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("llv-results-{}-{name}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("llv-results-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("surface.jsonl")

@@ -8,7 +8,7 @@ use safetensors::Dtype;
 use std::path::PathBuf;
 
 fn tmp_dir(test: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("llv-nn-checkpoint-{}-{test}", std::process::id()));
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("llv-nn-checkpoint-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d

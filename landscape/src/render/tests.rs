@@ -25,7 +25,7 @@ fn opts(title: &str) -> FigureOptions {
 }
 
 fn tmp_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("llv-render-test-{}", std::process::id()));
+    let d = std::env::temp_dir().join("llv-render-test");
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
