@@ -8,6 +8,7 @@
 //! all results are bit-identical for any rayon thread count.
 
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -303,7 +304,7 @@ thread_local! {
 /// `xp[offset(r) + q]` with `offset(r) = ci·hp·wp + ki·dh·wp + kj·dw`, so the
 /// GEMM microkernel reads `B` straight from `xp` ([`Offsets`]).  Columns
 /// `ox ≥ ow` of each padded-width row are computed and dropped.
-fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32]) {
+fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [MaybeUninit<f32>]) {
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
     let (oh, ow) = (g.out_h(), g.out_w());
     let (hp, wp) = (g.h + 2 * g.padding.0, g.w + 2 * g.padding.1);
@@ -344,13 +345,15 @@ fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [
                 for (co, yrow) in yv[..g.c_out * cols].chunks_exact(cols).enumerate() {
                     let (dst, src) = (&mut yi[co * no + dst0..co * no + dst0 + hi - lo], &yrow[lo - j0..hi - j0]);
                     match epi {
-                        Epilogue { bias: None, residual: None, relu: false } => dst.copy_from_slice(src),
-                        Epilogue { bias: Some(b), residual: None, relu: false } => {
-                            dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b[co])
-                        }
+                        Epilogue { bias: None, residual: None, relu: false } => dst.iter_mut().zip(src).for_each(|(d, &v)| {
+                            d.write(v);
+                        }),
+                        Epilogue { bias: Some(b), residual: None, relu: false } => dst.iter_mut().zip(src).for_each(|(d, &v)| {
+                            d.write(v + b[co]);
+                        }),
                         _ => {
                             for (k, (d, &v)) in dst.iter_mut().zip(src).enumerate() {
-                                *d = epi.apply(v, co, co * no + dst0 + k);
+                                d.write(epi.apply(v, co, co * no + dst0 + k));
                             }
                         }
                     }
@@ -416,6 +419,16 @@ pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[
 /// im2col and the parallel GEMM.  The epilogue is applied while the output
 /// is written where the path allows, in a pass over `y` otherwise.
 pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32]) {
+    // SAFETY: f32 and MaybeUninit<f32> have the same layout; every value
+    // written through the view is an initialized f32.
+    let y = unsafe { &mut *(y as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    conv2d_forward_into(g, x, w, epi, y)
+}
+
+/// [`conv2d_forward_fused`] into memory that need not be initialized (a new
+/// `Vec`'s spare capacity): every element of `y` is written, none read
+/// before it is, so outputs skip the zero fill.
+pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [MaybeUninit<f32>]) {
     g.check(x.len(), w.len(), y.len());
     if let Some(b) = epi.bias {
         assert_eq!(b.len(), g.c_out, "conv2d: bias length");
@@ -428,19 +441,24 @@ pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue,
     if y.is_empty() {
         return;
     }
-    if kd == 0 {
-        y.fill(0.0);
+    if kd == 0 || g.n < 2 {
+        // Rare shapes (a single image, empty kernels): zero first, then the
+        // plain paths below on the initialized output.
+        y.fill(MaybeUninit::new(0.0));
+        // SAFETY: every element was just written.
+        let y = unsafe { assume_init(y) };
+        if kd > 0 {
+            forward_single_image(g, x, w, y);
+        }
         finish(epi, g.c_out, no, y);
         return;
     }
-    if g.n >= 2 {
-        count_flops(2 * g.n * g.c_out * kd * no);
-    }
+    count_flops(2 * g.n * g.c_out * kd * no);
     if winograd::applies(g) {
-        return winograd::forward(g, x, w, epi, y);
-    } else if g.n >= 2 && g.stride == (1, 1) {
-        return forward_direct(g, x, w, epi, y);
-    } else if g.n >= 2 {
+        winograd::forward(g, x, w, epi, y);
+    } else if g.stride == (1, 1) {
+        forward_direct(g, x, w, epi, y);
+    } else {
         let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
         let kds = slice_depth(kd);
         let cols = cols_per_block(kd).min(round_up(no, NR));
@@ -453,15 +471,23 @@ pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue,
                     let kc = kds.min(kd - pc);
                     pack_im2col(g, xi, pc, kc, j0, nb, &mut bp);
                     // SAFETY: rows 0..c_out, columns j0..j0+nb of this image's
-                    // output (stride `no`) lie inside `yi`, which this task owns.
-                    unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), nb, yi.as_mut_ptr().add(j0), no, pc > 0) };
+                    // output (stride `no`) lie inside `yi`, which this task owns;
+                    // the first k slice (pc = 0) overwrites, later ones add to
+                    // what it wrote.
+                    unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), nb, yi.as_mut_ptr().add(j0).cast(), no, pc > 0) };
                 }
             }
             give_back_scratch(&PACK_COL, bp);
-            finish_image(&epi.images(i, ys), no, yi);
+            // SAFETY: the k slices above wrote every column block of every row.
+            finish_image(&epi.images(i, ys), no, unsafe { assume_init(yi) });
         });
-        return;
-    } else if g.is_pointwise() {
+    }
+}
+
+/// One image (`g.n == 1`): im2col (none for 1×1) and the parallel GEMM.
+fn forward_single_image(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
+    let (kd, no) = (g.k_dim(), g.out_plane());
+    if g.is_pointwise() {
         gemm(g.c_out, no, kd, w, kd, false, x, no, false, y, no, false);
     } else {
         with_col(kd * no, |col| {
@@ -469,7 +495,15 @@ pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue,
             gemm(g.c_out, no, kd, w, kd, false, col, no, false, y, no, false);
         });
     }
-    finish(epi, g.c_out, no, y);
+}
+
+/// `y` as initialized values.
+///
+/// # Safety
+/// Every element of `y` must have been written.
+pub(crate) unsafe fn assume_init(y: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: same layout; the caller guarantees initialization.
+    unsafe { &mut *(y as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 /// Applies `epi` in a pass over finished sums `y` (`c_out` planes of `plane` per image).
@@ -496,7 +530,8 @@ fn finish_image(epi: &Epilogue, plane: usize, yi: &mut [f32]) {
 #[cfg(test)]
 pub(crate) fn conv2d_forward_direct_for_tests(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     assert!(g.stride == (1, 1) && g.n >= 1);
-    forward_direct(g, x, w, Epilogue::default(), y);
+    // SAFETY: same layout; only f32 values are written through the view.
+    forward_direct(g, x, w, Epilogue::default(), unsafe { &mut *(y as *mut [f32] as *mut [MaybeUninit<f32>]) });
 }
 
 /// For stride 1, the input gradient is itself a convolution: of `gy` with the

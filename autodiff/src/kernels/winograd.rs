@@ -39,6 +39,7 @@
 
 use rayon::prelude::*;
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 
 use super::conv::{Conv2dGeom, Epilogue};
 use super::gemm::{give_back_scratch, round_up, slice_depth, take_scratch, Offsets, PackedLhs, NR};
@@ -120,12 +121,13 @@ thread_local! {
 }
 
 /// `y [n, c_out, oh, ow] = conv(x, w)` by Winograd; requires [`applies`].
-pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32]) {
+/// Writes every element of `y` (which need not be initialized).
+pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [MaybeUninit<f32>]) {
     forward_with(g, x, w, epi, y, Isa::detect(), tile_size(g))
 }
 
 /// [`forward`] with the vectors and the tile size (2 or 4) chosen by the caller.
-fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32], isa: Isa, m: usize) {
+fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [MaybeUninit<f32>], isa: Isa, m: usize) {
     match m {
         2 => forward_tiles::<2, 4>(g, x, w, epi, y, isa),
         4 => forward_tiles::<4, 6>(g, x, w, epi, y, isa),
@@ -134,7 +136,14 @@ fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f3
 }
 
 /// Winograd F(M×M, 3×3) forward (`A = M + 2`).
-fn forward_tiles<const M: usize, const A: usize>(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32], isa: Isa) {
+fn forward_tiles<const M: usize, const A: usize>(
+    g: &Conv2dGeom,
+    x: &[f32],
+    w: &[f32],
+    epi: Epilogue,
+    y: &mut [MaybeUninit<f32>],
+    isa: Isa,
+) {
     debug_assert!(applies_with(g, 1) && A == M + 2);
     let xis = A * A;
     let (c_in, c_out) = (g.c_in, g.c_out);
@@ -171,7 +180,8 @@ fn forward_tiles<const M: usize, const A: usize>(g: &Conv2dGeom, x: &[f32], w: &
         let first = gi * group * xs;
         let (planes, slack) = xp.split_at_mut(imgs * c_in * plane);
         let split = Pass::Split { src: &x[first..first + imgs * xs], h: g.h, w: g.w, pad: g.padding, hp, wp };
-        transform::<M, A>(isa, split, 0, 0, 0, 0, planes);
+        // SAFETY (as_uninit): the pass writes f32 values only.
+        transform::<M, A>(isa, split, 0, 0, 0, 0, unsafe { as_uninit(planes) });
         slack.fill(0.0);
         let xp = &*xp;
         // V: [α²][c_in][tbp] (+ NR so panels may read past the last tile); M: [α²][c_out][tbp].
@@ -185,7 +195,8 @@ fn forward_tiles<const M: usize, const A: usize>(g: &Conv2dGeom, x: &[f32], w: &
             // slack), so the input transform may spill whole vectors past them.
             for k in 0..imgs {
                 let xk = &xp[k * c_in * plane..];
-                transform::<M, A>(isa, Pass::Input { xp: xk, c_in, plane, wp, v_xi }, tw, ty0, rows, tbp, &mut vv[k * per..]);
+                let v = unsafe { as_uninit(&mut vv[k * per..]) }; // SAFETY: the pass writes f32 values only.
+                transform::<M, A>(isa, Pass::Input { xp: xk, c_in, plane, wp, v_xi }, tw, ty0, rows, tbp, v);
             }
             for (xi_, l) in lhs.iter().enumerate() {
                 for pc in (0..c_in).step_by(kds) {
@@ -222,9 +233,9 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
     (h, w): (usize, usize),
     pad: (usize, usize),
     (hp, wp): (usize, usize),
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
-    out.fill(0.0);
+    out.fill(MaybeUninit::new(0.0));
     if h == 0 || w == 0 {
         return;
     }
@@ -254,21 +265,21 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
                 let p = line.as_ptr().add(M * c0);
                 let (e0, o0) = S::unzip(S::load(p), S::load(p.add(LANES)));
                 if M == 2 {
-                    S::store(d.as_mut_ptr().add(c0), e0);
-                    S::store(d.as_mut_ptr().add(phase + c0), o0);
+                    S::store(d.as_mut_ptr().add(c0).cast(), e0);
+                    S::store(d.as_mut_ptr().add(phase + c0).cast(), o0);
                 } else {
                     // Evens of the evens are phase 0, odds of the evens phase 2, …
                     let (e1, o1) = S::unzip(S::load(p.add(2 * LANES)), S::load(p.add(3 * LANES)));
                     let ((p0, p2), (p1, p3)) = (S::unzip(e0, e1), S::unzip(o0, o1));
                     for (k, v) in [p0, p1, p2, p3].into_iter().enumerate() {
-                        S::store(d.as_mut_ptr().add(k * phase + c0), v);
+                        S::store(d.as_mut_ptr().add(k * phase + c0).cast(), v);
                     }
                 }
             }
         }
         for c in whole..phase {
             for k in 0..M {
-                d[k * phase + c] = line[M * c + k];
+                d[k * phase + c] = MaybeUninit::new(line[M * c + k]);
             }
         }
     }
@@ -291,7 +302,7 @@ unsafe fn input_transform<S: Lanes, const M: usize, const A: usize>(
     ty0: usize,
     rows: usize,
     tbp: usize,
-    v: &mut [f32],
+    v: &mut [MaybeUninit<f32>],
 ) {
     let phase = wp / M;
     assert!(xp.len() >= c_in * plane + 2 * LANES && (M * (ty0 + rows) + 2) * wp <= plane);
@@ -317,7 +328,7 @@ unsafe fn input_transform<S: Lanes, const M: usize, const A: usize>(
                     for j in 0..A {
                         let col = b_t::<S, M, A>(std::array::from_fn(|k| h[k][j]));
                         for (i, &val) in col.iter().enumerate() {
-                            S::store(v.as_mut_ptr().add((i * A + j) * v_xi + ci * tbp + r * tw + tx0), val);
+                            S::store(v.as_mut_ptr().cast::<f32>().add((i * A + j) * v_xi + ci * tbp + r * tw + tx0), val);
                         }
                     }
                 }
@@ -398,7 +409,7 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
     rows: usize,
     oh: usize,
     ow: usize,
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
 ) {
     assert!(c_out * tbp <= m_xi && m.len() >= (A * A - 1) * m_xi + (c_out - 1) * tbp + rows * tw + LANES && y.len() >= c_out * oh * ow);
     assert!(epi.residual.is_none_or(|r| r.len() >= c_out * oh * ow));
@@ -410,7 +421,7 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
         unsafe {
             let b = S::splat(epi.bias.map_or(0.0, |b| b[co]));
             let zero = S::splat(0.0);
-            let yo = y.as_mut_ptr().add(co * oh * ow);
+            let yo = y.as_mut_ptr().cast::<f32>().add(co * oh * ow);
             for r in 0..rows {
                 let ty = ty0 + r;
                 for tx0 in (0..tw).step_by(LANES) {
@@ -626,7 +637,14 @@ enum Pass<'a> {
 /// # Safety
 /// `S`'s instructions must be available.
 #[inline(always)]
-unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
+unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(
+    pass: Pass,
+    tw: usize,
+    ty0: usize,
+    rows: usize,
+    tbp: usize,
+    buf: &mut [MaybeUninit<f32>],
+) {
     // SAFETY: forwarded.
     unsafe {
         match pass {
@@ -645,9 +663,26 @@ unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(pass: Pass, tw: usi
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn run_pass_avx2<const M: usize, const A: usize>(pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
+unsafe fn run_pass_avx2<const M: usize, const A: usize>(
+    pass: Pass,
+    tw: usize,
+    ty0: usize,
+    rows: usize,
+    tbp: usize,
+    buf: &mut [MaybeUninit<f32>],
+) {
     // SAFETY: AVX2 is enabled here.
     unsafe { run_pass::<Avx2, M, A>(pass, tw, ty0, rows, tbp, buf) }
+}
+
+/// Initialized values viewed as possibly uninitialized ones, for passes that
+/// write into either kind of buffer.
+///
+/// # Safety
+/// Only initialized `f32` values may be written through the view.
+unsafe fn as_uninit(v: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: same layout; the caller writes initialized values only.
+    unsafe { &mut *(v as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
 /// Which vectors the transforms use.
@@ -672,7 +707,15 @@ impl Isa {
 }
 
 /// [`run_pass`] with the vectors of `isa`.
-fn transform<const M: usize, const A: usize>(isa: Isa, pass: Pass, tw: usize, ty0: usize, rows: usize, tbp: usize, buf: &mut [f32]) {
+fn transform<const M: usize, const A: usize>(
+    isa: Isa,
+    pass: Pass,
+    tw: usize,
+    ty0: usize,
+    rows: usize,
+    tbp: usize,
+    buf: &mut [MaybeUninit<f32>],
+) {
     match isa {
         // SAFETY: Isa::Avx2 is only handed out after detection.
         #[cfg(target_arch = "x86_64")]
@@ -725,7 +768,7 @@ mod tests {
                 for &isa in &isas {
                     // Stale values in the output must not survive.
                     let mut a = vec![f32::NAN; len];
-                    forward_with(&g, &x, &w, Epilogue { bias: Some(&bias), ..Epilogue::default() }, &mut a, isa, m);
+                    forward_with(&g, &x, &w, Epilogue { bias: Some(&bias), ..Epilogue::default() }, unsafe { as_uninit(&mut a) }, isa, m);
                     let mut worst = 0.0f32;
                     for (k, (p, q)) in a.iter().zip(&b).enumerate() {
                         let q = q + bias[(k / plane) % g.c_out];
@@ -747,7 +790,7 @@ mod tests {
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let mut y = vec![0.0; g.n * g.c_out * g.out_h() * g.out_w()];
-            pool.install(|| forward(&g, &x, &w, Epilogue::default(), &mut y));
+            pool.install(|| forward(&g, &x, &w, Epilogue::default(), unsafe { as_uninit(&mut y) }));
             y
         };
         let (a, b) = (run(1), run(3));
@@ -781,8 +824,8 @@ mod tests {
                     })
                 };
                 let isa = Isa::detect();
-                let t2 = time(&mut || forward_with(&g, &x, &w, Epilogue::default(), &mut y, isa, 2));
-                let t4 = time(&mut || forward_with(&g, &x, &w, Epilogue::default(), &mut y, isa, 4));
+                let t2 = time(&mut || forward_with(&g, &x, &w, Epilogue::default(), unsafe { as_uninit(&mut y) }, isa, 2));
+                let t4 = time(&mut || forward_with(&g, &x, &w, Epilogue::default(), unsafe { as_uninit(&mut y) }, isa, 4));
                 let td = time(&mut || direct(&g, &x, &w, &mut y));
                 println!(
                     "{threads} thread(s) {c:>2}ch {hw:>2}x{hw:<2}: F(2x2) {t2:.2} ms, F(4x4) {t4:.2} ms, direct {td:.2} ms (best of 7)"
