@@ -235,9 +235,15 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
     (hp, wp): (usize, usize),
     out: &mut [MaybeUninit<f32>],
 ) {
-    out.fill(MaybeUninit::new(0.0));
-    if h == 0 || w == 0 {
+    let rows_in = h.min(hp.saturating_sub(pad.0));
+    if h == 0 || w == 0 || rows_in == 0 {
+        out.fill(MaybeUninit::new(0.0));
         return;
+    }
+    // Only the padding rows are zeroed; image rows are written whole below.
+    for dst in out.chunks_exact_mut(hp * wp) {
+        dst[..pad.0 * wp].fill(MaybeUninit::new(0.0));
+        dst[(pad.0 + rows_in) * wp..].fill(MaybeUninit::new(0.0));
     }
     let phase = wp / M;
     let whole = phase / LANES * LANES;
@@ -246,15 +252,13 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
     // forwarding), then split M·LANES columns at a time.
     let mut lines = [vec![0.0f32; wp], vec![0.0f32; wp]];
     let len = w.min(wp.saturating_sub(pad.1));
-    let rows_in = h.min(hp.saturating_sub(pad.0));
     let n_rows = (src.len() / (h * w)) * rows_in;
     let row_of = |i: usize| &src[(i / rows_in) * h * w + (i % rows_in) * w..][..len];
-    if n_rows > 0 {
-        lines[0][pad.1..pad.1 + len].copy_from_slice(row_of(0));
-    }
+    // SAFETY (both copies): forwarded.
+    unsafe { copy_row::<S>(&mut lines[0][pad.1..pad.1 + len], row_of(0)) };
     for i in 0..n_rows {
         if i + 1 < n_rows {
-            lines[(i + 1) % 2][pad.1..pad.1 + len].copy_from_slice(row_of(i + 1));
+            unsafe { copy_row::<S>(&mut lines[(i + 1) % 2][pad.1..pad.1 + len], row_of(i + 1)) };
         }
         let line = &lines[i % 2];
         let d = &mut out[(i / rows_in) * hp * wp + (i % rows_in + pad.0) * wp..][..wp];
@@ -282,6 +286,22 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
                 d[k * phase + c] = MaybeUninit::new(line[M * c + k]);
             }
         }
+    }
+}
+
+/// `dst = src` (equal lengths) in vectors, without a call to `memcpy`.
+///
+/// # Safety
+/// `S`'s instructions must be available.
+#[inline(always)]
+unsafe fn copy_row<S: Lanes>(dst: &mut [f32], src: &[f32]) {
+    let whole = src.len() / LANES * LANES;
+    for j in (0..whole).step_by(LANES) {
+        // SAFETY: j + LANES ≤ whole ≤ both lengths.
+        unsafe { S::store(dst.as_mut_ptr().add(j), S::load(src.as_ptr().add(j))) };
+    }
+    for j in whole..src.len() {
+        dst[j] = src[j];
     }
 }
 
