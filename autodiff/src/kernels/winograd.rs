@@ -300,8 +300,8 @@ unsafe fn copy_row<S: Lanes>(dst: &mut [f32], src: &[f32]) {
         // SAFETY: j + LANES ≤ whole ≤ both lengths.
         unsafe { S::store(dst.as_mut_ptr().add(j), S::load(src.as_ptr().add(j))) };
     }
-    for j in whole..src.len() {
-        dst[j] = src[j];
+    for (d, &v) in dst[whole..].iter_mut().zip(&src[whole..]) {
+        *d = v;
     }
 }
 
