@@ -121,8 +121,19 @@ impl PanelB for Offsets {
 ///
 /// Safety contract: `a` is valid for `kc·MR` reads, every `b.row(kk)` for
 /// `NR` reads, and the `MR` rows of `NR` elements at `c + r·ldc` are valid for
-/// writes and not aliased by any live reference.
+/// writes and not aliased by any live reference.  Exactly the first
+/// [`written_rows`]`(rows)` rows of the tile are written (so when that equals
+/// `rows`, only those rows need to be valid).
 pub(crate) type Kernel<B> = unsafe fn(usize, usize, *const f32, B, *mut f32, usize, bool);
+
+/// Rows of the C tile a [`Kernel`] writes for `rows` wanted: 2, 4 or `MR`.
+pub(crate) fn written_rows(rows: usize) -> usize {
+    match rows {
+        0..=2 => 2,
+        3..=4 => 4,
+        _ => MR,
+    }
+}
 
 /// Portable microkernel (separate multiply and add), written over arrays so
 /// that LLVM vectorizes it with whatever the baseline target offers.
@@ -580,8 +591,10 @@ pub(crate) unsafe fn multiply_packed<B: PanelB>(
             // C tile is inside the caller's block.
             unsafe {
                 let ct = c.add(ir * ldc + jr);
-                if mr == MR && nr == NR {
-                    kernel(kc, MR, apanel, bpanel, ct, ldc, accumulate);
+                if nr == NR && written_rows(mr) == mr {
+                    // A whole tile, or a short panel of exactly 2 or 4 rows
+                    // (e.g. 16 = 6 + 6 + 4 channels): straight into C.
+                    kernel(kc, mr, apanel, bpanel, ct, ldc, accumulate);
                 } else {
                     let mut tmp = [0.0f32; MR * NR];
                     kernel(kc, mr, apanel, bpanel, tmp.as_mut_ptr(), NR, false);
