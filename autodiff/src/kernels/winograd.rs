@@ -807,14 +807,17 @@ mod tests {
         let g = geom(5, 16, 12, 10, 24, (1, 1));
         let x = rng.vec(g.n * g.c_in * g.h * g.w);
         let w = rng.vec(g.c_out * g.c_in * 9);
-        let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let mut y = vec![0.0; g.n * g.c_out * g.out_h() * g.out_w()];
-            pool.install(|| forward(&g, &x, &w, Epilogue::default(), unsafe { as_uninit(&mut y) }));
-            y
-        };
-        let (a, b) = (run(1), run(3));
-        assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
+        for m in [2, 4] {
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut y = vec![0.0; g.n * g.c_out * g.out_h() * g.out_w()];
+                // SAFETY (as_uninit): the pass writes f32 values only.
+                pool.install(|| forward_with(&g, &x, &w, Epilogue::default(), unsafe { as_uninit(&mut y) }, Isa::detect(), m));
+                y
+            };
+            let (a, b) = (run(1), run(3));
+            assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()), "F({m})");
+        }
     }
 
     /// Winograd against the direct path on ResNet-20 shapes (batch 128), on
