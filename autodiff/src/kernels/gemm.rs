@@ -277,7 +277,30 @@ pub fn gemm(
 ) {
     count_flops(2 * m * n * k);
     let kernel = select_kernel();
-    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate);
+    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr(), c.len()), ldc, accumulate);
+}
+
+/// [`gemm`] without accumulation into a `C` that need not be initialized
+/// (e.g. the spare capacity of a new `Vec`): every element of the `m × n`
+/// block is written, so a fresh output needs no zero-filling first.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_uninit(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    trans_a: bool,
+    b: &[f32],
+    ldb: usize,
+    trans_b: bool,
+    c: &mut [std::mem::MaybeUninit<f32>],
+    ldc: usize,
+) {
+    count_flops(2 * m * n * k);
+    let kernel = select_kernel();
+    // Without accumulation C is only written (raw stores), never read.
+    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr().cast(), c.len()), ldc, false);
 }
 
 /// Adds `n` to [`flop_count`].
@@ -349,7 +372,7 @@ fn gemm_with(
     b: &[f32],
     ldb: usize,
     trans_b: bool,
-    c: &mut [f32],
+    (c, c_len): (*mut f32, usize),
     ldc: usize,
     accumulate: bool,
 ) {
@@ -357,14 +380,15 @@ fn gemm_with(
     let (br, bc) = if trans_b { (n, k) } else { (k, n) };
     check_operand("A", ar, ac, lda, a.len());
     check_operand("B", br, bc, ldb, b.len());
-    check_operand("C", m, n, ldc, c.len());
-    if empty_product(m, n, k, c, ldc, accumulate) {
+    check_operand("C", m, n, ldc, c_len);
+    // SAFETY: C (m rows of n at stride ldc) fits in c_len elements (checked above).
+    if unsafe { empty_product(m, n, k, c, ldc, accumulate) } {
         return;
     }
     let parallel = worth_parallel(m, n, k);
     let a_op = Operand { data: a, ld: lda, trans: trans_a };
     let b_op = Operand { data: b, ld: ldb, trans: trans_b };
-    let c_ptr = SharedMut(c.as_mut_ptr());
+    let c_ptr = SharedMut(c);
 
     let mp = round_up(m, MR);
     let share_a = shares_a(m, k);
@@ -518,7 +542,8 @@ fn gemm_packed_impl(
     let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
     check_operand("A", ar, ac, lda, a.len());
     check_operand("C", m, n, ldc, c.len());
-    if empty_product(m, n, k, c, ldc, accumulate) {
+    // SAFETY: C (m rows of n at stride ldc) fits in c (checked above).
+    if unsafe { empty_product(m, n, k, c.as_mut_ptr(), ldc, accumulate) } {
         return;
     }
     let parallel = allow_parallel && worth_parallel(m, n, k);
@@ -542,13 +567,17 @@ fn gemm_packed_impl(
 /// Handles the products with nothing to multiply: `m` or `n` zero (nothing
 /// to do) or `k` zero (`C` zeroed, or left alone when accumulating).
 /// Returns whether the product is done.
-fn empty_product(m: usize, n: usize, k: usize, c: &mut [f32], ldc: usize, accumulate: bool) -> bool {
+///
+/// # Safety
+/// `c` is valid for writes of `m` rows of `n` elements at stride `ldc`.
+unsafe fn empty_product(m: usize, n: usize, k: usize, c: *mut f32, ldc: usize, accumulate: bool) -> bool {
     if m == 0 || n == 0 {
         return true;
     }
     if k == 0 && !accumulate {
-        for row in c.chunks_mut(ldc).take(m) {
-            row[..n].fill(0.0);
+        for i in 0..m {
+            // SAFETY: row i of C (the caller's contract); all-zero bytes are 0.0.
+            unsafe { std::ptr::write_bytes(c.add(i * ldc), 0, n) };
         }
     }
     k == 0
@@ -615,11 +644,12 @@ pub(crate) unsafe fn multiply_packed<B: PanelB>(
                     let mut tmp = [0.0f32; MR * NR];
                     kernel(kc, mr, apanel, bpanel, tmp.as_mut_ptr(), NR, false);
                     for (r, t) in tmp.chunks_exact(NR).take(mr).enumerate() {
-                        let row = std::slice::from_raw_parts_mut(ct.add(r * ldc), nr);
                         if accumulate {
+                            let row = std::slice::from_raw_parts_mut(ct.add(r * ldc), nr);
                             row.iter_mut().zip(t).for_each(|(d, &v)| *d += v);
                         } else {
-                            row.copy_from_slice(&t[..nr]);
+                            // Raw copy: without accumulation C may be uninitialized.
+                            std::ptr::copy_nonoverlapping(t.as_ptr(), ct.add(r * ldc), nr);
                         }
                     }
                 }
@@ -949,7 +979,7 @@ mod tests {
         let c0 = rng.vec(m * ldc);
         let mut c = c0.clone();
         let mut r = c0.clone();
-        gemm_with(kernel, m, n, k, &a, lda, ta, &b, ldb, tb, &mut c, ldc, accumulate);
+        gemm_with(kernel, m, n, k, &a, lda, ta, &b, ldb, tb, (c.as_mut_ptr(), c.len()), ldc, accumulate);
         gemm_naive(m, n, k, &a, lda, ta, &b, ldb, tb, &mut r, ldc, accumulate);
         let tol = 1e-5 * (k as f32 + 2.0);
         for i in 0..m {
@@ -1155,6 +1185,28 @@ mod tests {
         }
     }
 
+    /// `gemm_uninit` writes every element of its block (the rest of a
+    /// NaN-filled buffer is left alone) with `gemm`'s bits.
+    #[test]
+    fn uninit_output_matches_gemm() {
+        let mut rng = Rng::new(123);
+        for (m, n, k) in [(0, 3, 2), (3, 0, 2), (4, 5, 0), (7, 19, 13), (128, 40, 300), (30, 515, 7)] {
+            for t in 0..4 {
+                let (ta, tb) = (t & 1 == 1, t & 2 == 2);
+                let (a, b) = (rng.vec(m * k), rng.vec(k * n));
+                let (lda, ldb, ldc) = (if ta { m } else { k }, if tb { k } else { n }, n + 2);
+                let mut want = vec![f32::NAN; m * ldc];
+                gemm(m, n, k, &a, lda, ta, &b, ldb, tb, &mut want, ldc, false);
+                let mut got = vec![std::mem::MaybeUninit::new(f32::NAN); m * ldc];
+                gemm_uninit(m, n, k, &a, lda, ta, &b, ldb, tb, &mut got, ldc);
+                // SAFETY: every element was initialized (to NaN) before the call.
+                let got: Vec<f32> = got.iter().map(|v| unsafe { v.assume_init() }).collect();
+                assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k} t={t}");
+                assert!(got.chunks(ldc).all(|r| r[..n].iter().all(|v| v.is_finite()) && r[n..].iter().all(|v| v.is_nan())));
+            }
+        }
+    }
+
     #[test]
     fn public_entry_point_and_k_zero() {
         let mut c = vec![7.0f32; 6];
@@ -1193,7 +1245,7 @@ mod tests {
         let mut best = f64::MAX;
         for _ in 0..reps {
             let t = std::time::Instant::now();
-            gemm_with(kernel, s, s, s, &a, s, false, &b, s, false, &mut c, s, false);
+            gemm_with(kernel, s, s, s, &a, s, false, &b, s, false, (c.as_mut_ptr(), c.len()), s, false);
             best = best.min(t.elapsed().as_secs_f64());
         }
         2.0 * (s as f64).powi(3) / best / 1e9

@@ -2,7 +2,7 @@
 //! backward rules never copy a transpose.
 
 use crate::graph::Backward;
-use crate::kernels::gemm::gemm;
+use crate::kernels::gemm::gemm_uninit;
 use crate::tensor::Tensor;
 
 /// `op(A)·op(B)` over 2-D or 3-D (batched, equal batch) operands.
@@ -50,24 +50,14 @@ impl Tensor {
         if k != k2 {
             fail();
         }
-        let mut out = vec![0.0f32; batch * m * n];
+        // Written by the product without being zero-filled first.
+        let mut out: Vec<f32> = Vec::with_capacity(batch * m * n);
         let (a, b) = (self.data(), other.data());
-        for p in 0..batch {
-            gemm(
-                m,
-                n,
-                k,
-                &a[p * ra * ca..(p + 1) * ra * ca],
-                ca,
-                trans_a,
-                &b[p * rb * cb..(p + 1) * rb * cb],
-                cb,
-                trans_b,
-                &mut out[p * m * n..(p + 1) * m * n],
-                n,
-                false,
-            );
+        for (p, c) in out.spare_capacity_mut()[..batch * m * n].chunks_mut((m * n).max(1)).enumerate() {
+            gemm_uninit(m, n, k, &a[p * ra * ca..(p + 1) * ra * ca], ca, trans_a, &b[p * rb * cb..(p + 1) * rb * cb], cb, trans_b, c, n);
         }
+        // SAFETY: gemm_uninit wrote every element of each batch's m × n block.
+        unsafe { out.set_len(batch * m * n) };
         let shape = if nd == 3 { vec![batch, m, n] } else { vec![m, n] };
         Tensor::from_op(out, shape, MatMul { ta: trans_a, tb: trans_b }, vec![self.clone(), other.clone()])
     }
