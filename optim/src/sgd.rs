@@ -96,19 +96,20 @@ impl GradientStep for Sgd {
             let (pd, gd) = (p.data(), g.data());
             assert_eq!(pd.len(), gd.len(), "sgd: parameter {:?} with gradient {:?}", p.shape(), g.shape());
             if mu == 0.0 {
-                let new = fused_update(pd, gd, None, |p, g, _| p - lr * (g + wd * p));
+                let new = fused_update(pd, gd, None, move |p, g, _| p - lr * (g + wd * p));
                 *p = Tensor::from_vec(new, p.shape());
                 continue;
             }
             let mut buf =
                 if first { vec![0.0; pd.len()] } else { std::mem::replace(&mut self.momentum[i], Tensor::scalar(0.0)).into_vec() };
             assert_eq!(buf.len(), pd.len(), "sgd: momentum of {} elements for parameter {:?}", buf.len(), p.shape());
-            let new = fused_update(pd, gd, Some(&mut buf), |p, g, b| {
-                let d = g + wd * p;
-                *b = if first { d } else { mu * *b + (1.0 - damp) * d };
-                let step = if nesterov { (g + wd * p) + mu * *b } else { *b };
-                p - lr * step
-            });
+            // One loop per case, so that the flags are constants and it vectorizes.
+            let new = match (first, nesterov) {
+                (true, false) => fused_update(pd, gd, Some(&mut buf), rule::<true, false>(lr, wd, mu, damp)),
+                (true, true) => fused_update(pd, gd, Some(&mut buf), rule::<true, true>(lr, wd, mu, damp)),
+                (false, false) => fused_update(pd, gd, Some(&mut buf), rule::<false, false>(lr, wd, mu, damp)),
+                (false, true) => fused_update(pd, gd, Some(&mut buf), rule::<false, true>(lr, wd, mu, damp)),
+            };
             let buf = Tensor::from_vec(buf, p.shape());
             if first {
                 self.momentum.push(buf);
@@ -117,6 +118,16 @@ impl GradientStep for Sgd {
             }
             *p = Tensor::from_vec(new, p.shape());
         }
+    }
+}
+
+/// The momentum update of one element: `(p, g, &mut b) ↦ new p`, updating `b`.
+fn rule<const FIRST: bool, const NESTEROV: bool>(lr: f32, wd: f32, mu: f32, damp: f32) -> impl Fn(f32, f32, &mut f32) -> f32 + Sync {
+    move |p, g, b| {
+        let d = g + wd * p;
+        *b = if FIRST { d } else { mu * *b + (1.0 - damp) * d };
+        let step = if NESTEROV { (g + wd * p) + mu * *b } else { *b };
+        p - lr * step
     }
 }
 
