@@ -277,12 +277,15 @@ pub fn gemm(
 ) {
     count_flops(2 * m * n * k);
     let kernel = select_kernel();
-    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr(), c.len()), ldc, accumulate);
+    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr(), c.len()), ldc, accumulate, None);
 }
 
 /// [`gemm`] without accumulation into a `C` that need not be initialized
 /// (e.g. the spare capacity of a new `Vec`): every element of the `m × n`
-/// block is written, so a fresh output needs no zero-filling first.
+/// block is written, so a fresh output needs no zero-filling first.  With
+/// `bias` (`n` values), row `i` of `C` is `op(A)[i]·op(B) + bias`, the bias
+/// added to each finished tile while it is in cache (the same bits as adding
+/// it afterwards).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_uninit(
     m: usize,
@@ -296,11 +299,12 @@ pub fn gemm_uninit(
     trans_b: bool,
     c: &mut [std::mem::MaybeUninit<f32>],
     ldc: usize,
+    bias: Option<&[f32]>,
 ) {
     count_flops(2 * m * n * k);
     let kernel = select_kernel();
-    // Without accumulation C is only written (raw stores), never read.
-    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr().cast(), c.len()), ldc, false);
+    // Without accumulation C is only written (raw stores) before being read.
+    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr().cast(), c.len()), ldc, false, bias);
 }
 
 /// Adds `n` to [`flop_count`].
@@ -375,14 +379,24 @@ fn gemm_with(
     (c, c_len): (*mut f32, usize),
     ldc: usize,
     accumulate: bool,
+    bias: Option<&[f32]>,
 ) {
     let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
     let (br, bc) = if trans_b { (n, k) } else { (k, n) };
     check_operand("A", ar, ac, lda, a.len());
     check_operand("B", br, bc, ldb, b.len());
     check_operand("C", m, n, ldc, c_len);
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), n, "gemm: bias of {} for {n} columns", bias.len());
+    }
     // SAFETY: C (m rows of n at stride ldc) fits in c_len elements (checked above).
     if unsafe { empty_product(m, n, k, c, ldc, accumulate) } {
+        if let Some(bias) = bias {
+            for i in 0..m {
+                // SAFETY: row i of C, initialized by empty_product (or by the caller when accumulating).
+                unsafe { add_bias(c.add(i * ldc), bias) };
+            }
+        }
         return;
     }
     let parallel = worth_parallel(m, n, k);
@@ -401,7 +415,8 @@ fn gemm_with(
         let a_job = (share_a && jc == 0).then(|| (&a_op, m, &mut apack[..mp * k]));
         pack_operands(k, a_job, Some((&b_op, jc, nc, &mut bpack[..k * ncp])), parallel);
         let shared = share_a.then(|| &apack[..mp * k]);
-        multiply_block(kernel, m, k, &a_op, shared, &bpack[..k * ncp], (jc, nc), c_ptr, ldc, accumulate, parallel);
+        let bias = bias.map(|b| &b[jc..jc + nc]);
+        multiply_block(kernel, m, k, &a_op, shared, &bpack[..k * ncp], (jc, nc), c_ptr, ldc, accumulate, bias, parallel);
     }
     give_back_scratch(&PACK_B, bpack);
     give_back_scratch(&PACK_A_SHARED, apack);
@@ -431,7 +446,8 @@ fn tile_grid(m: usize, nc: usize, parallel: bool) -> (usize, usize, usize) {
 /// Columns `jc..jc + nc` of `C` (+)= `op(A)` times the packed block `bpack` of
 /// `op(B)` (as laid out by [`pack_operands`]), over the grid of [`tile_grid`].
 /// With `shared`, `op(A)` is already packed whole (every slice, as
-/// [`PackedLhs`] lays it out); otherwise each tile packs its own rows.  An
+/// [`PackedLhs`] lays it out); otherwise each tile packs its own rows.
+/// `bias` (`nc` values) is added to every row of each finished tile.  An
 /// element's arithmetic never depends on its tile.
 #[allow(clippy::too_many_arguments)]
 fn multiply_block(
@@ -445,6 +461,7 @@ fn multiply_block(
     c_ptr: SharedMut,
     ldc: usize,
     accumulate: bool,
+    bias: Option<&[f32]>,
     parallel: bool,
 ) {
     let ncp = round_up(nc, NR);
@@ -473,6 +490,12 @@ fn multiply_block(
             unsafe {
                 let c0 = c_ptr.get().add(i0 * ldc + jc + j0);
                 multiply_packed(kernel, kc, apk, mc, Packed(bslice.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
+            }
+        }
+        if let Some(bias) = bias {
+            for i in i0..i0 + mc {
+                // SAFETY: row i of this tile's block of C, written above.
+                unsafe { add_bias(c_ptr.get().add(i * ldc + jc + j0), &bias[j0..j0 + nb]) };
             }
         }
         give_back_scratch(&PACK_A, ap);
@@ -559,7 +582,7 @@ fn gemm_packed_impl(
         let nc = NC.min(n - jc);
         let block = &b.data[k * jc..k * (jc + round_up(nc, NR))];
         let shared = share_a.then(|| &apack[..mp * k]);
-        multiply_block(select_kernel(), m, k, &a_op, shared, block, (jc, nc), c_ptr, ldc, accumulate, parallel);
+        multiply_block(select_kernel(), m, k, &a_op, shared, block, (jc, nc), c_ptr, ldc, accumulate, None, parallel);
     }
     give_back_scratch(&PACK_A_SHARED, apack);
 }
@@ -581,6 +604,16 @@ unsafe fn empty_product(m: usize, n: usize, k: usize, c: *mut f32, ldc: usize, a
         }
     }
     k == 0
+}
+
+/// `row[j] += bias[j]` for the `bias.len()` elements of `row`.
+///
+/// # Safety
+/// `row` is valid for reads and writes of `bias.len()` initialized elements, unaliased.
+unsafe fn add_bias(row: *mut f32, bias: &[f32]) {
+    // SAFETY: the caller's contract.
+    let row = unsafe { std::slice::from_raw_parts_mut(row, bias.len()) };
+    row.iter_mut().zip(bias).for_each(|(c, &b)| *c += b);
 }
 
 /// Whether an `m × n × k` product is big enough to hand to rayon.
@@ -979,7 +1012,7 @@ mod tests {
         let c0 = rng.vec(m * ldc);
         let mut c = c0.clone();
         let mut r = c0.clone();
-        gemm_with(kernel, m, n, k, &a, lda, ta, &b, ldb, tb, (c.as_mut_ptr(), c.len()), ldc, accumulate);
+        gemm_with(kernel, m, n, k, &a, lda, ta, &b, ldb, tb, (c.as_mut_ptr(), c.len()), ldc, accumulate, None);
         gemm_naive(m, n, k, &a, lda, ta, &b, ldb, tb, &mut r, ldc, accumulate);
         let tol = 1e-5 * (k as f32 + 2.0);
         for i in 0..m {
@@ -1186,23 +1219,32 @@ mod tests {
     }
 
     /// `gemm_uninit` writes every element of its block (the rest of a
-    /// NaN-filled buffer is left alone) with `gemm`'s bits.
+    /// NaN-filled buffer is left alone) with `gemm`'s bits, plus the bias
+    /// with the bits of adding it afterwards.
     #[test]
     fn uninit_output_matches_gemm() {
         let mut rng = Rng::new(123);
-        for (m, n, k) in [(0, 3, 2), (3, 0, 2), (4, 5, 0), (7, 19, 13), (128, 40, 300), (30, 515, 7)] {
+        for (m, n, k) in [(0, 3, 2), (3, 0, 2), (4, 5, 0), (7, 19, 13), (128, 40, 300), (30, 515, 7), (200, 600, 300), (5, NC + 100, 3)] {
             for t in 0..4 {
                 let (ta, tb) = (t & 1 == 1, t & 2 == 2);
                 let (a, b) = (rng.vec(m * k), rng.vec(k * n));
                 let (lda, ldb, ldc) = (if ta { m } else { k }, if tb { k } else { n }, n + 2);
                 let mut want = vec![f32::NAN; m * ldc];
                 gemm(m, n, k, &a, lda, ta, &b, ldb, tb, &mut want, ldc, false);
-                let mut got = vec![std::mem::MaybeUninit::new(f32::NAN); m * ldc];
-                gemm_uninit(m, n, k, &a, lda, ta, &b, ldb, tb, &mut got, ldc);
-                // SAFETY: every element was initialized (to NaN) before the call.
-                let got: Vec<f32> = got.iter().map(|v| unsafe { v.assume_init() }).collect();
-                assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k} t={t}");
-                assert!(got.chunks(ldc).all(|r| r[..n].iter().all(|v| v.is_finite()) && r[n..].iter().all(|v| v.is_nan())));
+                let bias = rng.vec(n);
+                for with_bias in [false, true] {
+                    let mut got = vec![std::mem::MaybeUninit::new(f32::NAN); m * ldc];
+                    gemm_uninit(m, n, k, &a, lda, ta, &b, ldb, tb, &mut got, ldc, with_bias.then_some(&bias[..]));
+                    // SAFETY: every element was initialized (to NaN) before the call.
+                    let got: Vec<f32> = got.iter().map(|v| unsafe { v.assume_init() }).collect();
+                    let want: Vec<f32> = if with_bias {
+                        want.chunks(ldc).flat_map(|r| r.iter().enumerate().map(|(j, &v)| if j < n { v + bias[j] } else { v })).collect()
+                    } else {
+                        want.clone()
+                    };
+                    assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k} t={t} bias={with_bias}");
+                    assert!(got.chunks(ldc).all(|r| r[..n].iter().all(|v| v.is_finite()) && r[n..].iter().all(|v| v.is_nan())));
+                }
             }
         }
     }
@@ -1245,7 +1287,7 @@ mod tests {
         let mut best = f64::MAX;
         for _ in 0..reps {
             let t = std::time::Instant::now();
-            gemm_with(kernel, s, s, s, &a, s, false, &b, s, false, (c.as_mut_ptr(), c.len()), s, false);
+            gemm_with(kernel, s, s, s, &a, s, false, &b, s, false, (c.as_mut_ptr(), c.len()), s, false, None);
             best = best.min(t.elapsed().as_secs_f64());
         }
         2.0 * (s as f64).powi(3) / best / 1e9

@@ -54,10 +54,10 @@ impl Module for Linear {
         assert!(x.ndim() >= 1 && x.shape()[x.ndim() - 1] == inf, "Linear: input {:?} does not end in {inf} features", x.shape());
         let rows = x.numel() / inf.max(1);
         let x2 = if x.ndim() == 2 { x.clone() } else { x.reshape(&[rows, inf]) };
-        let mut y = x2.matmul_t(&self.weight, false, true);
-        if let Some(b) = &self.bias {
-            y = y.add(b);
-        }
+        let y = match &self.bias {
+            Some(b) => x2.matmul_t_bias(&self.weight, false, true, b),
+            None => x2.matmul_t(&self.weight, false, true),
+        };
         if x.ndim() == 2 {
             y
         } else {
