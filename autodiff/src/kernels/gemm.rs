@@ -51,6 +51,10 @@ const NC: usize = 4096;
 /// `op(A)` is packed once and shared by all tiles when its packed form holds
 /// at most this many floats (see [`shares_a`]).
 const SHARED_A_MAX: usize = 1 << 21;
+/// Products with at most this many rows (and a shared `op(A)`) run as one
+/// row of full-height column tiles that pack their own part of `op(B)`
+/// ([`multiply_short`]).
+const SHORT_M: usize = 2 * MC;
 /// Problems with fewer flops than this run on the calling thread only.
 const PAR_FLOPS: usize = 1 << 21;
 
@@ -407,6 +411,12 @@ fn gemm_with(
     let mp = round_up(m, MR);
     let share_a = shares_a(m, k);
     let mut apack = take_scratch(&PACK_A_SHARED, if share_a { mp * k } else { 0 });
+    if share_a && m <= SHORT_M {
+        pack_operands(k, Some((&a_op, m, &mut apack[..mp * k])), None, parallel);
+        multiply_short(kernel, m, n, k, &apack[..mp * k], &b_op, c_ptr, ldc, accumulate, bias, parallel);
+        give_back_scratch(&PACK_A_SHARED, apack);
+        return;
+    }
     let mut bpack = take_scratch(&PACK_B, k * round_up(n.min(NC), NR));
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
@@ -420,6 +430,63 @@ fn gemm_with(
     }
     give_back_scratch(&PACK_B, bpack);
     give_back_scratch(&PACK_A_SHARED, apack);
+}
+
+/// A short product (`m ≤ SHORT_M`, `op(A)` packed whole in `apack`): `C` is
+/// cut into column tiles of full height only, so each tile packs its own
+/// columns of `op(B)`, one slice at a time, right before using them (no
+/// packed copy of all of `op(B)` goes through memory).  Same arithmetic per
+/// element as [`multiply_block`].
+#[allow(clippy::too_many_arguments)]
+fn multiply_short(
+    kernel: Kernel<Packed>,
+    m: usize,
+    n: usize,
+    k: usize,
+    apack: &[f32],
+    b_op: &Operand,
+    c_ptr: SharedMut,
+    ldc: usize,
+    accumulate: bool,
+    bias: Option<&[f32]>,
+    parallel: bool,
+) {
+    let mp = round_up(m, MR);
+    let kd = slice_depth(k);
+    let widest = if parallel { round_up(n.div_ceil(MIN_TILES), NR).clamp(NR, NB) } else { NB };
+    let tile_n = round_up(n.div_ceil(n.div_ceil(widest)), NR);
+    let tiles = n.div_ceil(tile_n);
+    let simd = transpose_simd_available();
+    let run = |t: usize| {
+        let j0 = t * tile_n;
+        let nb = tile_n.min(n - j0);
+        let nbp = round_up(nb, NR);
+        let mut bp = take_scratch(&PACK_B_TILE, kd * nbp);
+        for pc in (0..k).step_by(kd) {
+            let kc = kd.min(k - pc);
+            for (p, panel) in bp[..kc * nbp].chunks_exact_mut(kc * NR).enumerate() {
+                pack_b_panel(b_op, pc, kc, j0 + p * NR, NR.min(nb - p * NR), panel, simd);
+            }
+            // SAFETY: columns j0..j0+nb of C (all m rows) lie inside `c`
+            // (checked by the caller) and no other tile touches them.
+            unsafe {
+                let c0 = c_ptr.get().add(j0);
+                multiply_packed(kernel, kc, &apack[mp * pc..mp * (pc + kc)], m, Packed(bp.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
+            }
+        }
+        if let Some(bias) = bias {
+            for i in 0..m {
+                // SAFETY: row i of this tile's columns of C, written above.
+                unsafe { add_bias(c_ptr.get().add(i * ldc + j0), &bias[j0..j0 + nb]) };
+            }
+        }
+        give_back_scratch(&PACK_B_TILE, bp);
+    };
+    if parallel && tiles > 1 {
+        (0..tiles).into_par_iter().for_each(run);
+    } else {
+        (0..tiles).for_each(run);
+    }
 }
 
 /// Whether `op(A)` (`m × k`) is packed once for the whole product and shared
@@ -748,6 +815,7 @@ thread_local! {
     static PACK_A: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     static PACK_B: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     static PACK_A_SHARED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static PACK_B_TILE: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Takes this thread's cached buffer out of `key`, grown to at least `len`.
@@ -1098,6 +1166,33 @@ mod tests {
         for t in 0..4 {
             let (ta, tb) = (t & 1 == 1, t & 2 == 2);
             check(select_kernel(), m, n, k, ta, tb, 1, t % 2 == 0, 7000 + t as u64);
+        }
+    }
+
+    /// Short products (full-height column tiles packing their own `B`) match
+    /// the naive product, and give the bits of the blocked path (`gemm_packed`)
+    /// at 1 and 3 threads, with and without accumulation.
+    #[test]
+    fn short_products_match_blocked_path_bitwise() {
+        let mut rng = Rng::new(9);
+        for (m, n, k) in [(1, 700, 300), (7, 33, 600), (20, 300, 17), (128, 512, 784), (SHORT_M, 100, 50), (SHORT_M + 1, 100, 50)] {
+            for t in 0..4 {
+                let (ta, tb) = (t & 1 == 1, t & 2 == 2);
+                check(select_kernel(), m, n, k, ta, tb, 1, t % 2 == 1, 9000 + t as u64);
+                let (a, b, c0) = (rng.vec(m * k), rng.vec(k * n), rng.vec(m * n));
+                let (lda, ldb) = (if ta { m } else { k }, if tb { k } else { n });
+                let packed = PackedB::new(k, n, &b, ldb, tb);
+                for accumulate in [false, true] {
+                    let mut want = c0.clone();
+                    gemm_packed(m, &a, lda, ta, &packed, &mut want, n, accumulate);
+                    for threads in [1, 3] {
+                        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                        let mut c = c0.clone();
+                        pool.install(|| gemm(m, n, k, &a, lda, ta, &b, ldb, tb, &mut c, n, accumulate));
+                        assert!(c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k} t={t} threads={threads}");
+                    }
+                }
+            }
         }
     }
 
