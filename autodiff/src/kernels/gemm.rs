@@ -281,15 +281,14 @@ pub fn gemm(
 ) {
     count_flops(2 * m * n * k);
     let kernel = select_kernel();
-    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr(), c.len()), ldc, accumulate, None);
+    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr(), c.len()), ldc, accumulate, Epilogue::default());
 }
 
 /// [`gemm`] without accumulation into a `C` that need not be initialized
 /// (e.g. the spare capacity of a new `Vec`): every element of the `m × n`
-/// block is written, so a fresh output needs no zero-filling first.  With
-/// `bias` (`n` values), row `i` of `C` is `op(A)[i]·op(B) + bias`, the bias
-/// added to each finished tile while it is in cache (the same bits as adding
-/// it afterwards).
+/// block is written, so a fresh output needs no zero-filling first.  The
+/// [`Epilogue`] is applied to each finished tile while it is in cache (the
+/// same bits as applying it afterwards).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_uninit(
     m: usize,
@@ -303,12 +302,12 @@ pub fn gemm_uninit(
     trans_b: bool,
     c: &mut [std::mem::MaybeUninit<f32>],
     ldc: usize,
-    bias: Option<&[f32]>,
+    epilogue: Epilogue,
 ) {
     count_flops(2 * m * n * k);
     let kernel = select_kernel();
     // Without accumulation C is only written (raw stores) before being read.
-    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr().cast(), c.len()), ldc, false, bias);
+    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr().cast(), c.len()), ldc, false, epilogue);
 }
 
 /// Adds `n` to [`flop_count`].
@@ -383,23 +382,21 @@ fn gemm_with(
     (c, c_len): (*mut f32, usize),
     ldc: usize,
     accumulate: bool,
-    bias: Option<&[f32]>,
+    epi: Epilogue,
 ) {
     let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
     let (br, bc) = if trans_b { (n, k) } else { (k, n) };
     check_operand("A", ar, ac, lda, a.len());
     check_operand("B", br, bc, ldb, b.len());
     check_operand("C", m, n, ldc, c_len);
-    if let Some(bias) = bias {
+    if let Some(bias) = epi.bias {
         assert_eq!(bias.len(), n, "gemm: bias of {} for {n} columns", bias.len());
     }
     // SAFETY: C (m rows of n at stride ldc) fits in c_len elements (checked above).
     if unsafe { empty_product(m, n, k, c, ldc, accumulate) } {
-        if let Some(bias) = bias {
-            for i in 0..m {
-                // SAFETY: row i of C, initialized by empty_product (or by the caller when accumulating).
-                unsafe { add_bias(c.add(i * ldc), bias) };
-            }
+        for i in 0..m {
+            // SAFETY: row i of C, initialized by empty_product (or by the caller when accumulating).
+            unsafe { epi.apply(c.add(i * ldc), 0, n) };
         }
         return;
     }
@@ -413,7 +410,7 @@ fn gemm_with(
     let mut apack = take_scratch(&PACK_A_SHARED, if share_a { mp * k } else { 0 });
     if share_a && m <= SHORT_M {
         pack_operands(k, Some((&a_op, m, &mut apack[..mp * k])), None, parallel);
-        multiply_short(kernel, m, n, k, &apack[..mp * k], &b_op, c_ptr, ldc, accumulate, bias, parallel);
+        multiply_short(kernel, m, n, k, &apack[..mp * k], &b_op, c_ptr, ldc, accumulate, epi, parallel);
         give_back_scratch(&PACK_A_SHARED, apack);
         return;
     }
@@ -425,8 +422,8 @@ fn gemm_with(
         let a_job = (share_a && jc == 0).then(|| (&a_op, m, &mut apack[..mp * k]));
         pack_operands(k, a_job, Some((&b_op, jc, nc, &mut bpack[..k * ncp])), parallel);
         let shared = share_a.then(|| &apack[..mp * k]);
-        let bias = bias.map(|b| &b[jc..jc + nc]);
-        multiply_block(kernel, m, k, &a_op, shared, &bpack[..k * ncp], (jc, nc), c_ptr, ldc, accumulate, bias, parallel);
+        let epi = Epilogue { bias: epi.bias.map(|b| &b[jc..jc + nc]), ..epi };
+        multiply_block(kernel, m, k, &a_op, shared, &bpack[..k * ncp], (jc, nc), c_ptr, ldc, accumulate, epi, parallel);
     }
     give_back_scratch(&PACK_B, bpack);
     give_back_scratch(&PACK_A_SHARED, apack);
@@ -448,7 +445,7 @@ fn multiply_short(
     c_ptr: SharedMut,
     ldc: usize,
     accumulate: bool,
-    bias: Option<&[f32]>,
+    epi: Epilogue,
     parallel: bool,
 ) {
     let mp = round_up(m, MR);
@@ -474,11 +471,9 @@ fn multiply_short(
                 multiply_packed(kernel, kc, &apack[mp * pc..mp * (pc + kc)], m, Packed(bp.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
             }
         }
-        if let Some(bias) = bias {
-            for i in 0..m {
-                // SAFETY: row i of this tile's columns of C, written above.
-                unsafe { add_bias(c_ptr.get().add(i * ldc + j0), &bias[j0..j0 + nb]) };
-            }
+        for i in 0..m {
+            // SAFETY: row i of this tile's columns of C, written above.
+            unsafe { epi.apply(c_ptr.get().add(i * ldc + j0), j0, nb) };
         }
         give_back_scratch(&PACK_B_TILE, bp);
     };
@@ -514,7 +509,7 @@ fn tile_grid(m: usize, nc: usize, parallel: bool) -> (usize, usize, usize) {
 /// `op(B)` (as laid out by [`pack_operands`]), over the grid of [`tile_grid`].
 /// With `shared`, `op(A)` is already packed whole (every slice, as
 /// [`PackedLhs`] lays it out); otherwise each tile packs its own rows.
-/// `bias` (`nc` values) is added to every row of each finished tile.  An
+/// The epilogue (with `nc` bias values) runs on each finished tile.  An
 /// element's arithmetic never depends on its tile.
 #[allow(clippy::too_many_arguments)]
 fn multiply_block(
@@ -528,7 +523,7 @@ fn multiply_block(
     c_ptr: SharedMut,
     ldc: usize,
     accumulate: bool,
-    bias: Option<&[f32]>,
+    epi: Epilogue,
     parallel: bool,
 ) {
     let ncp = round_up(nc, NR);
@@ -559,11 +554,9 @@ fn multiply_block(
                 multiply_packed(kernel, kc, apk, mc, Packed(bslice.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
             }
         }
-        if let Some(bias) = bias {
-            for i in i0..i0 + mc {
-                // SAFETY: row i of this tile's block of C, written above.
-                unsafe { add_bias(c_ptr.get().add(i * ldc + jc + j0), &bias[j0..j0 + nb]) };
-            }
+        for i in i0..i0 + mc {
+            // SAFETY: row i of this tile's block of C, written above.
+            unsafe { epi.apply(c_ptr.get().add(i * ldc + jc + j0), j0, nb) };
         }
         give_back_scratch(&PACK_A, ap);
     };
@@ -649,7 +642,7 @@ fn gemm_packed_impl(
         let nc = NC.min(n - jc);
         let block = &b.data[k * jc..k * (jc + round_up(nc, NR))];
         let shared = share_a.then(|| &apack[..mp * k]);
-        multiply_block(select_kernel(), m, k, &a_op, shared, block, (jc, nc), c_ptr, ldc, accumulate, None, parallel);
+        multiply_block(select_kernel(), m, k, &a_op, shared, block, (jc, nc), c_ptr, ldc, accumulate, Epilogue::default(), parallel);
     }
     give_back_scratch(&PACK_A_SHARED, apack);
 }
@@ -673,14 +666,36 @@ unsafe fn empty_product(m: usize, n: usize, k: usize, c: *mut f32, ldc: usize, a
     k == 0
 }
 
-/// `row[j] += bias[j]` for the `bias.len()` elements of `row`.
-///
-/// # Safety
-/// `row` is valid for reads and writes of `bias.len()` initialized elements, unaliased.
-unsafe fn add_bias(row: *mut f32, bias: &[f32]) {
-    // SAFETY: the caller's contract.
-    let row = unsafe { std::slice::from_raw_parts_mut(row, bias.len()) };
-    row.iter_mut().zip(bias).for_each(|(c, &b)| *c += b);
+/// What [`gemm_uninit`] applies to each finished element `c[i][j]` of the
+/// product: `+ bias[j]` (if any), then `max(·, 0)` if `relu` (a linear layer
+/// and its activation in one pass over each tile).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Epilogue<'a> {
+    /// One value per column of `C`, added to every row.
+    pub bias: Option<&'a [f32]>,
+    /// Clamp at zero (after the bias), as `f32::max(c, 0.0)`.
+    pub relu: bool,
+}
+
+impl Epilogue<'_> {
+    /// Applies the epilogue to `len` elements of one row of `C` starting at
+    /// column `j0` (of the bias's numbering).
+    ///
+    /// # Safety
+    /// `row` is valid for reads and writes of `len` initialized elements, unaliased.
+    unsafe fn apply(self, row: *mut f32, j0: usize, len: usize) {
+        if self.bias.is_none() && !self.relu {
+            return;
+        }
+        // SAFETY: the caller's contract.
+        let row = unsafe { std::slice::from_raw_parts_mut(row, len) };
+        if let Some(bias) = self.bias {
+            row.iter_mut().zip(&bias[j0..j0 + len]).for_each(|(c, &b)| *c += b);
+        }
+        if self.relu {
+            row.iter_mut().for_each(|c| *c = c.max(0.0));
+        }
+    }
 }
 
 /// Whether an `m × n × k` product is big enough to hand to rayon.
@@ -1080,7 +1095,7 @@ mod tests {
         let c0 = rng.vec(m * ldc);
         let mut c = c0.clone();
         let mut r = c0.clone();
-        gemm_with(kernel, m, n, k, &a, lda, ta, &b, ldb, tb, (c.as_mut_ptr(), c.len()), ldc, accumulate, None);
+        gemm_with(kernel, m, n, k, &a, lda, ta, &b, ldb, tb, (c.as_mut_ptr(), c.len()), ldc, accumulate, Epilogue::default());
         gemm_naive(m, n, k, &a, lda, ta, &b, ldb, tb, &mut r, ldc, accumulate);
         let tol = 1e-5 * (k as f32 + 2.0);
         for i in 0..m {
@@ -1314,8 +1329,8 @@ mod tests {
     }
 
     /// `gemm_uninit` writes every element of its block (the rest of a
-    /// NaN-filled buffer is left alone) with `gemm`'s bits, plus the bias
-    /// with the bits of adding it afterwards.
+    /// NaN-filled buffer is left alone) with `gemm`'s bits, plus the
+    /// epilogue with the bits of applying it afterwards.
     #[test]
     fn uninit_output_matches_gemm() {
         let mut rng = Rng::new(123);
@@ -1327,17 +1342,23 @@ mod tests {
                 let mut want = vec![f32::NAN; m * ldc];
                 gemm(m, n, k, &a, lda, ta, &b, ldb, tb, &mut want, ldc, false);
                 let bias = rng.vec(n);
-                for with_bias in [false, true] {
+                for (with_bias, relu) in [(false, false), (true, false), (false, true), (true, true)] {
                     let mut got = vec![std::mem::MaybeUninit::new(f32::NAN); m * ldc];
-                    gemm_uninit(m, n, k, &a, lda, ta, &b, ldb, tb, &mut got, ldc, with_bias.then_some(&bias[..]));
+                    let epilogue = Epilogue { bias: with_bias.then_some(&bias[..]), relu };
+                    gemm_uninit(m, n, k, &a, lda, ta, &b, ldb, tb, &mut got, ldc, epilogue);
                     // SAFETY: every element was initialized (to NaN) before the call.
                     let got: Vec<f32> = got.iter().map(|v| unsafe { v.assume_init() }).collect();
-                    let want: Vec<f32> = if with_bias {
-                        want.chunks(ldc).flat_map(|r| r.iter().enumerate().map(|(j, &v)| if j < n { v + bias[j] } else { v })).collect()
-                    } else {
-                        want.clone()
+                    let finish = |j: usize, v: f32| {
+                        let v = if with_bias { v + bias[j] } else { v };
+                        if relu {
+                            v.max(0.0)
+                        } else {
+                            v
+                        }
                     };
-                    assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k} t={t} bias={with_bias}");
+                    let want: Vec<f32> =
+                        want.chunks(ldc).flat_map(|r| r.iter().enumerate().map(|(j, &v)| if j < n { finish(j, v) } else { v })).collect();
+                    assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k} t={t} {epilogue:?}");
                     assert!(got.chunks(ldc).all(|r| r[..n].iter().all(|v| v.is_finite()) && r[n..].iter().all(|v| v.is_nan())));
                 }
             }
@@ -1382,7 +1403,7 @@ mod tests {
         let mut best = f64::MAX;
         for _ in 0..reps {
             let t = std::time::Instant::now();
-            gemm_with(kernel, s, s, s, &a, s, false, &b, s, false, (c.as_mut_ptr(), c.len()), s, false, None);
+            gemm_with(kernel, s, s, s, &a, s, false, &b, s, false, (c.as_mut_ptr(), c.len()), s, false, Epilogue::default());
             best = best.min(t.elapsed().as_secs_f64());
         }
         2.0 * (s as f64).powi(3) / best / 1e9

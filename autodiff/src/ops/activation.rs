@@ -14,14 +14,21 @@ impl Backward for Relu {
         "relu"
     }
     fn backward(&self, i: &[Tensor], _: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
-        if !is_grad_enabled() && g.shape() == i[0].shape() {
-            // Nothing recorded: one pass, the same products as `g · mask`.
-            let (x, shape) = (i[0].data(), g.shape());
-            let data = crate::kernels::elementwise::zip_map(x, shape, g.data(), shape, shape, |x, g| g * if x > 0.0 { 1.0 } else { 0.0 });
-            return vec![Some(constant(data, shape))];
-        }
-        vec![Some(g.mul(&i[0].mask_where(|v| v > 0.0)))]
+        vec![Some(relu_grad(&i[0], g))]
     }
+}
+
+/// ReLU's backward: `g · [x > 0]`, where `x` is the ReLU's input or, as
+/// equivalently, its output.  Without recording, one fused pass (the same
+/// products as `g · mask`).
+pub(crate) fn relu_grad(x: &Tensor, g: &Tensor) -> Tensor {
+    if !is_grad_enabled() && g.shape() == x.shape() {
+        let shape = g.shape();
+        let data =
+            crate::kernels::elementwise::zip_map(x.data(), shape, g.data(), shape, shape, |x, g| g * if x > 0.0 { 1.0 } else { 0.0 });
+        return constant(data, shape);
+    }
+    g.mul(&x.mask_where(|v| v > 0.0))
 }
 
 struct LeakyRelu(f32);

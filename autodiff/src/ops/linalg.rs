@@ -1,8 +1,9 @@
 //! Matrix multiplication, 2-D and batched, with transposition flags so that
 //! backward rules never copy a transpose.
 
+use super::activation::relu_grad;
 use crate::graph::Backward;
-use crate::kernels::gemm::gemm_uninit;
+use crate::kernels::gemm::{gemm_uninit, Epilogue};
 use crate::tensor::Tensor;
 
 /// `op(A)·op(B)` over 2-D or 3-D (batched, equal batch) operands.
@@ -23,19 +24,27 @@ impl Backward for MatMul {
     }
 }
 
-/// `op(A)·op(B) + bias` (2-D, bias broadcast over rows): the product's rule
-/// plus the bias's `sum_to`, as `matmul_t` followed by `add` would give.
+/// `op(A)·op(B) + bias` (2-D, bias broadcast over rows), then a ReLU if
+/// `relu`: the ReLU's rule (mask from the output: `y > 0` exactly where the
+/// pre-activation is), then the product's rule plus the bias's `sum_to`, as
+/// `matmul_t`, `add` and `relu` one after the other would give.
 struct MatMulBias {
     ta: bool,
     tb: bool,
+    relu: bool,
 }
 impl Backward for MatMulBias {
     fn name(&self) -> &'static str {
-        "matmul_bias"
+        if self.relu {
+            "matmul_bias_relu"
+        } else {
+            "matmul_bias"
+        }
     }
     fn backward(&self, i: &[Tensor], out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
-        let mut grads = MatMul { ta: self.ta, tb: self.tb }.backward(&i[..2], out, g);
-        grads.push(i[2].requires_grad().then(|| g.sum_to(i[2].shape())));
+        let gz = if self.relu { relu_grad(out, g) } else { g.clone() };
+        let mut grads = MatMul { ta: self.ta, tb: self.tb }.backward(&i[..2], out, &gz);
+        grads.push(i[2].requires_grad().then(|| gz.sum_to(i[2].shape())));
         grads
     }
 }
@@ -45,17 +54,24 @@ impl Tensor {
     /// `op(self)·op(other)` where `op(X) = Xᵀ` (last two axes) when its flag
     /// is set. Operands are 2-D, or 3-D with equal batch size.
     pub fn matmul_t(&self, other: &Tensor, trans_a: bool, trans_b: bool) -> Tensor {
-        self.matmul_impl(other, trans_a, trans_b, None)
+        self.matmul_impl(other, trans_a, trans_b, None, false)
     }
 
     /// `op(self)·op(other) + bias` for 2-D operands and a bias of one value
     /// per output column (a linear layer): the same values and gradients as
     /// `matmul_t(..).add(bias)`, with the bias added inside the product.
     pub fn matmul_t_bias(&self, other: &Tensor, trans_a: bool, trans_b: bool, bias: &Tensor) -> Tensor {
-        self.matmul_impl(other, trans_a, trans_b, Some(bias))
+        self.matmul_impl(other, trans_a, trans_b, Some(bias), false)
     }
 
-    fn matmul_impl(&self, other: &Tensor, trans_a: bool, trans_b: bool, bias: Option<&Tensor>) -> Tensor {
+    /// `relu(op(self)·op(other) + bias)` in one pass over the product's
+    /// output (a linear layer and its activation): the same values and
+    /// gradients as `matmul_t_bias(..).relu()`.
+    pub fn matmul_t_bias_relu(&self, other: &Tensor, trans_a: bool, trans_b: bool, bias: &Tensor) -> Tensor {
+        self.matmul_impl(other, trans_a, trans_b, Some(bias), true)
+    }
+
+    fn matmul_impl(&self, other: &Tensor, trans_a: bool, trans_b: bool, bias: Option<&Tensor>, relu: bool) -> Tensor {
         let (sa, sb) = (self.shape(), other.shape());
         let fail = || -> ! {
             panic!(
@@ -86,7 +102,7 @@ impl Tensor {
         let (a, b) = (self.data(), other.data());
         for (p, c) in out.spare_capacity_mut()[..batch * m * n].chunks_mut((m * n).max(1)).enumerate() {
             let (ap, bp) = (&a[p * ra * ca..(p + 1) * ra * ca], &b[p * rb * cb..(p + 1) * rb * cb]);
-            gemm_uninit(m, n, k, ap, ca, trans_a, bp, cb, trans_b, c, n, bias.map(|t| t.data()));
+            gemm_uninit(m, n, k, ap, ca, trans_a, bp, cb, trans_b, c, n, Epilogue { bias: bias.map(|t| t.data()), relu });
         }
         // SAFETY: gemm_uninit wrote every element of each batch's m × n block.
         unsafe { out.set_len(batch * m * n) };
@@ -94,7 +110,7 @@ impl Tensor {
         match bias {
             None => Tensor::from_op(out, shape, MatMul { ta: trans_a, tb: trans_b }, vec![self.clone(), other.clone()]),
             Some(bias) => {
-                Tensor::from_op(out, shape, MatMulBias { ta: trans_a, tb: trans_b }, vec![self.clone(), other.clone(), bias.clone()])
+                Tensor::from_op(out, shape, MatMulBias { ta: trans_a, tb: trans_b, relu }, vec![self.clone(), other.clone(), bias.clone()])
             }
         }
     }
@@ -154,12 +170,16 @@ mod tests {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             let a = if ta { t(&[4, 3], 67) } else { t(&[3, 4], 67) };
             let b = if tb { t(&[2, 4], 68) } else { t(&[4, 2], 68) };
-            check_all("matmul_bias", |x| x[0].matmul_t_bias(&x[1], ta, tb, &x[2]), [a, b, t(&[2], 69)], &cfg);
+            check_all("matmul_bias", |x| x[0].matmul_t_bias(&x[1], ta, tb, &x[2]), [a.clone(), b.clone(), t(&[2], 69)], &cfg);
+            // Inputs whose pre-activations stay away from the ReLU's kink.
+            let (a, b, c) = (a.mul_scalar(0.1), b.mul_scalar(0.1), Tensor::from_vec(vec![0.5, -0.5], &[2]));
+            check_all("matmul_bias_relu", |x| x[0].matmul_t_bias_relu(&x[1], ta, tb, &x[2]), [a, b, c], &cfg);
         }
     }
 
-    /// The fused bias gives the bits of `matmul_t(..).add(bias)`, forward and
-    /// backward (sizes large enough for the parallel, multi-slice product).
+    /// The fused bias (and ReLU) give the bits of `matmul_t(..).add(bias)`
+    /// (`.relu()`), forward and backward, recorded or not (sizes large enough
+    /// for the parallel, multi-slice product).
     #[test]
     fn bias_fused_matches_separate_add() {
         let (x, w, b) = (t(&[70, 300], 1).requires_grad_(), t(&[90, 300], 2).requires_grad_(), t(&[90], 3).requires_grad_());
@@ -168,9 +188,16 @@ mod tests {
         let separate = x.matmul_t(&w, false, true).add(&b);
         let same = |p: &Tensor, q: &Tensor| p.data().iter().zip(q.data()).all(|(u, v)| u.to_bits() == v.to_bits());
         assert!(same(&fused, &separate));
+        let fused_relu = x.matmul_t_bias_relu(&w, false, true, &b);
+        let separate_relu = separate.relu();
+        assert!(same(&fused_relu, &separate_relu));
         let inputs = [x, w, b];
-        let gf = crate::grad_with_seeds(&[fused], std::slice::from_ref(&seed), &inputs, false);
-        let gs = crate::grad_with_seeds(&[separate], &[seed], &inputs, false);
-        assert!(gf.iter().zip(&gs).all(|(p, q)| p.shape() == q.shape() && same(p, q)));
+        for create_graph in [false, true] {
+            for (f, s) in [(&fused, &separate), (&fused_relu, &separate_relu)] {
+                let gf = crate::grad_with_seeds(std::slice::from_ref(f), std::slice::from_ref(&seed), &inputs, create_graph);
+                let gs = crate::grad_with_seeds(std::slice::from_ref(s), std::slice::from_ref(&seed), &inputs, create_graph);
+                assert!(gf.iter().zip(&gs).all(|(p, q)| p.shape() == q.shape() && same(p, q)));
+            }
+        }
     }
 }
