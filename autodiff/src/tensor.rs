@@ -197,6 +197,16 @@ impl Tensor {
         self.0.data.to_vec()
     }
 
+    /// The values, row-major, moved out without a copy when this handle is
+    /// the only owner of its storage (copied otherwise): lets an optimizer
+    /// update its state buffers in place.
+    pub fn into_vec(self) -> Vec<f32> {
+        match Arc::try_unwrap(self.0) {
+            Ok(mut inner) => Arc::try_unwrap(std::mem::take(&mut inner.data)).unwrap_or_else(|shared| shared.to_vec()),
+            Err(shared) => shared.data.to_vec(),
+        }
+    }
+
     /// The value of a one-element tensor. Panics otherwise.
     pub fn item(&self) -> f32 {
         assert_eq!(self.numel(), 1, "item: tensor of shape {:?} has {} elements", self.shape(), self.numel());
@@ -251,5 +261,25 @@ impl fmt::Debug for Tensor {
             write!(f, " requires_grad")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tensor;
+
+    #[test]
+    fn into_vec_moves_unique_storage_and_copies_shared() {
+        let t = Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]);
+        let ptr = t.data().as_ptr();
+        let v = t.into_vec();
+        assert_eq!((v.as_ptr(), v), (ptr, vec![1.0, 2.0, 3.0]));
+        // Shared storage (a clone, a detached view): copied, the other handle intact.
+        let t = Tensor::from_vec(vec![4.0, 5.0], &[2]);
+        for other in [t.clone(), t.detach()] {
+            let v = other.into_vec();
+            assert_ne!(v.as_ptr(), t.data().as_ptr());
+            assert_eq!((v, t.to_vec()), (vec![4.0, 5.0], vec![4.0, 5.0]));
+        }
     }
 }

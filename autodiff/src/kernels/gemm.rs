@@ -3,11 +3,14 @@
 //! BLIS-style structure: the columns of `C` are walked in blocks of `NC`; for each
 //! block the matching part of `op(B)` is packed into `NR`-wide column panels,
 //! grouped by slices of the reduction dimension (`k` cut into equal slices of at
-//! most `KC`).  `C` is then cut into a fixed grid of `MC × NB` tiles (narrower when `C` has few rows) which run in
-//! parallel; each tile packs its rows of `op(A)` into `MR`-tall row panels one
-//! slice at a time and runs the macro-kernel ([`multiply_packed`]): the
-//! register-blocked microkernel on every `MR × NR` sub-tile, storing straight
-//! into `C`.  Packing buffers are cached per thread and reused across calls.
+//! most `KC`), and `op(A)` (when its packed form is small, which is the common
+//! case) into `MR`-tall row panels once for the whole product, both in one
+//! parallel pass.  `C` is then cut into a grid of at most `MC × NB` tiles, as
+//! even as the panel sizes allow (narrower when `C` has few rows), which run in
+//! parallel; each runs the macro-kernel ([`multiply_packed`]) slice by slice
+//! (packing its own rows of a large `op(A)` first): the register-blocked
+//! microkernel on every `MR × NR` sub-tile, storing straight into `C`.
+//! Packing buffers are cached per thread and reused across calls.
 //!
 //! The same packed layout and macro-kernel serve the convolutions
 //! (`kernels::conv`), which pack their right-hand side straight from the image
@@ -45,6 +48,13 @@ const NB: usize = 256;
 const MIN_TILES: usize = 8;
 /// Columns of `op(B)` packed at once (multiple of `NB`); bounds the packed-B buffer.
 const NC: usize = 4096;
+/// `op(A)` is packed once and shared by all tiles when its packed form holds
+/// at most this many floats (see [`shares_a`]).
+const SHARED_A_MAX: usize = 1 << 21;
+/// Products with at most this many rows (and a shared `op(A)`) run as one
+/// row of full-height column tiles that pack their own part of `op(B)`
+/// ([`multiply_short`]).
+const SHORT_M: usize = 2 * MC;
 /// Problems with fewer flops than this run on the calling thread only.
 const PAR_FLOPS: usize = 1 << 21;
 
@@ -282,7 +292,33 @@ pub fn gemm(
 ) {
     count_flops(2 * m * n * k);
     let kernel = select_kernel();
-    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate);
+    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr(), c.len()), ldc, accumulate, Epilogue::default());
+}
+
+/// [`gemm`] without accumulation into a `C` that need not be initialized
+/// (e.g. the spare capacity of a new `Vec`): every element of the `m × n`
+/// block is written, so a fresh output needs no zero-filling first.  The
+/// [`Epilogue`] is applied to each finished tile while it is in cache (the
+/// same bits as applying it afterwards).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_uninit(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    trans_a: bool,
+    b: &[f32],
+    ldb: usize,
+    trans_b: bool,
+    c: &mut [std::mem::MaybeUninit<f32>],
+    ldc: usize,
+    epilogue: Epilogue,
+) {
+    count_flops(2 * m * n * k);
+    let kernel = select_kernel();
+    // Without accumulation C is only written (raw stores) before being read.
+    gemm_with(kernel, m, n, k, a, lda, trans_a, b, ldb, trans_b, (c.as_mut_ptr().cast(), c.len()), ldc, false, epilogue);
 }
 
 /// Adds `n` to [`flop_count`].
@@ -354,40 +390,137 @@ fn gemm_with(
     b: &[f32],
     ldb: usize,
     trans_b: bool,
-    c: &mut [f32],
+    (c, c_len): (*mut f32, usize),
     ldc: usize,
     accumulate: bool,
+    epi: Epilogue,
 ) {
     let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
     let (br, bc) = if trans_b { (n, k) } else { (k, n) };
     check_operand("A", ar, ac, lda, a.len());
     check_operand("B", br, bc, ldb, b.len());
-    check_operand("C", m, n, ldc, c.len());
-    if empty_product(m, n, k, c, ldc, accumulate) {
+    check_operand("C", m, n, ldc, c_len);
+    if let Some(bias) = epi.bias {
+        assert_eq!(bias.len(), n, "gemm: bias of {} for {n} columns", bias.len());
+    }
+    // SAFETY: C (m rows of n at stride ldc) fits in c_len elements (checked above).
+    if unsafe { empty_product(m, n, k, c, ldc, accumulate) } {
+        for i in 0..m {
+            // SAFETY: row i of C, initialized by empty_product (or by the caller when accumulating).
+            unsafe { epi.apply(c.add(i * ldc), 0, n) };
+        }
         return;
     }
     let parallel = worth_parallel(m, n, k);
     let a_op = Operand { data: a, ld: lda, trans: trans_a };
     let b_op = Operand { data: b, ld: ldb, trans: trans_b };
-    let c_ptr = SharedMut(c.as_mut_ptr());
+    let c_ptr = SharedMut(c);
 
+    let mp = round_up(m, MR);
+    let share_a = shares_a(m, k);
+    let mut apack = take_scratch(&PACK_A_SHARED, if share_a { mp * k } else { 0 });
+    if share_a && m <= SHORT_M {
+        pack_operands(k, Some((&a_op, m, &mut apack[..mp * k])), None, parallel);
+        multiply_short(kernel, m, n, k, &apack[..mp * k], &b_op, c_ptr, ldc, accumulate, epi, parallel);
+        give_back_scratch(&PACK_A_SHARED, apack);
+        return;
+    }
     let mut bpack = take_scratch(&PACK_B, k * round_up(n.min(NC), NR));
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         let ncp = round_up(nc, NR);
-        pack_b(&b_op, k, jc, nc, &mut bpack[..k * ncp], parallel);
-        let bpack = &bpack[..k * ncp];
-
-        multiply_block(kernel, m, k, &a_op, bpack, (jc, nc), c_ptr, ldc, accumulate, parallel);
+        // op(A) is packed with the first block of B (one parallel pass) and reused by the others.
+        let a_job = (share_a && jc == 0).then(|| (&a_op, m, &mut apack[..mp * k]));
+        pack_operands(k, a_job, Some((&b_op, jc, nc, &mut bpack[..k * ncp])), parallel);
+        let shared = share_a.then(|| &apack[..mp * k]);
+        let epi = Epilogue { bias: epi.bias.map(|b| &b[jc..jc + nc]), ..epi };
+        multiply_block(kernel, m, k, &a_op, shared, &bpack[..k * ncp], (jc, nc), c_ptr, ldc, accumulate, epi, parallel);
     }
     give_back_scratch(&PACK_B, bpack);
+    give_back_scratch(&PACK_A_SHARED, apack);
+}
+
+/// A short product (`m ≤ SHORT_M`, `op(A)` packed whole in `apack`): `C` is
+/// cut into column tiles of full height only, so each tile packs its own
+/// columns of `op(B)`, one slice at a time, right before using them (no
+/// packed copy of all of `op(B)` goes through memory).  Same arithmetic per
+/// element as [`multiply_block`].
+#[allow(clippy::too_many_arguments)]
+fn multiply_short(
+    kernel: Kernel<Packed>,
+    m: usize,
+    n: usize,
+    k: usize,
+    apack: &[f32],
+    b_op: &Operand,
+    c_ptr: SharedMut,
+    ldc: usize,
+    accumulate: bool,
+    epi: Epilogue,
+    parallel: bool,
+) {
+    let mp = round_up(m, MR);
+    let kd = slice_depth(k);
+    let widest = if parallel { round_up(n.div_ceil(MIN_TILES), NR).clamp(NR, NB) } else { NB };
+    let tile_n = round_up(n.div_ceil(n.div_ceil(widest)), NR);
+    let tiles = n.div_ceil(tile_n);
+    let simd = transpose_simd_available();
+    let run = |t: usize| {
+        let j0 = t * tile_n;
+        let nb = tile_n.min(n - j0);
+        let nbp = round_up(nb, NR);
+        let mut bp = take_scratch(&PACK_B_TILE, kd * nbp);
+        for pc in (0..k).step_by(kd) {
+            let kc = kd.min(k - pc);
+            for (p, panel) in bp[..kc * nbp].chunks_exact_mut(kc * NR).enumerate() {
+                pack_b_panel(b_op, pc, kc, j0 + p * NR, NR.min(nb - p * NR), panel, simd);
+            }
+            // SAFETY: columns j0..j0+nb of C (all m rows) lie inside `c`
+            // (checked by the caller) and no other tile touches them.
+            unsafe {
+                let c0 = c_ptr.get().add(j0);
+                multiply_packed(kernel, kc, &apack[mp * pc..mp * (pc + kc)], m, Packed(bp.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
+            }
+        }
+        for i in 0..m {
+            // SAFETY: row i of this tile's columns of C, written above.
+            unsafe { epi.apply(c_ptr.get().add(i * ldc + j0), j0, nb) };
+        }
+        give_back_scratch(&PACK_B_TILE, bp);
+    };
+    if parallel && tiles > 1 {
+        (0..tiles).into_par_iter().for_each(run);
+    } else {
+        (0..tiles).for_each(run);
+    }
+}
+
+/// Whether `op(A)` (`m × k`) is packed once for the whole product and shared
+/// by all tiles (instead of each tile packing its own rows): when it is small
+/// enough that holding it whole costs little memory.
+fn shares_a(m: usize, k: usize) -> bool {
+    round_up(m, MR) * k <= SHARED_A_MAX
+}
+
+/// The tile grid of an `m × nc` block of `C`: `(row block height, tile
+/// width, column blocks)`.  Row blocks are at most `MC` rows, tiles at most
+/// `NB` columns, both cut as evenly as the `MR` / `NR` granularity allows;
+/// parallel products narrow the tiles so that there are at least
+/// `MIN_TILES`.  Depends on the sizes only.
+fn tile_grid(m: usize, nc: usize, parallel: bool) -> (usize, usize, usize) {
+    let row_blocks = m.div_ceil(MC);
+    let mc = round_up(m.div_ceil(row_blocks), MR);
+    let widest = if parallel { round_up(nc.div_ceil(MIN_TILES.div_ceil(row_blocks)), NR).clamp(NR, NB) } else { NB };
+    let col_blocks = nc.div_ceil(widest);
+    let tile_n = round_up(nc.div_ceil(col_blocks), NR);
+    (mc, tile_n, nc.div_ceil(tile_n))
 }
 
 /// Columns `jc..jc + nc` of `C` (+)= `op(A)` times the packed block `bpack` of
-/// `op(B)` (as laid out by `pack_b`), over a grid of tiles.  Short, wide
-/// products (few row blocks) get narrower tiles so that there are at least
-/// `MIN_TILES` to share out; with a single row block, `op(A)` is packed once
-/// and shared by all tiles.  The grid depends on the sizes only, and an
+/// `op(B)` (as laid out by [`pack_operands`]), over the grid of [`tile_grid`].
+/// With `shared`, `op(A)` is already packed whole (every slice, as
+/// [`PackedLhs`] lays it out); otherwise each tile packs its own rows.
+/// The epilogue (with `nc` bias values) runs on each finished tile.  An
 /// element's arithmetic never depends on its tile.
 #[allow(clippy::too_many_arguments)]
 fn multiply_block(
@@ -395,42 +528,34 @@ fn multiply_block(
     m: usize,
     k: usize,
     a_op: &Operand,
+    shared: Option<&[f32]>,
     bpack: &[f32],
     (jc, nc): (usize, usize),
     c_ptr: SharedMut,
     ldc: usize,
     accumulate: bool,
+    epi: Epilogue,
     parallel: bool,
 ) {
     let ncp = round_up(nc, NR);
-    let row_blocks = m.div_ceil(MC);
-    let tile_n = if parallel { round_up(nc.div_ceil(MIN_TILES.div_ceil(row_blocks)), NR).clamp(NR, NB) } else { NB };
-    let col_blocks = nc.div_ceil(tile_n);
-    let tiles = row_blocks * col_blocks;
+    let mp = round_up(m, MR);
+    let (mc_blk, tile_n, col_blocks) = tile_grid(m, nc, parallel);
+    let tiles = m.div_ceil(mc_blk) * col_blocks;
     let kd = slice_depth(k);
-    let shared = row_blocks == 1 && col_blocks > 1;
-    let mut apack_vec = take_scratch(&PACK_A_SHARED, if shared { round_up(m, MR) * k } else { 0 });
-    if shared {
-        let mcp = round_up(m, MR);
-        for pc in (0..k).step_by(kd) {
-            let kc = kd.min(k - pc);
-            pack_a(a_op, 0, m, pc, kc, &mut apack_vec[mcp * pc..mcp * (pc + kc)]);
-        }
-    }
-    let apack_shared = &apack_vec[..];
-    let apack_len = if shared { 0 } else { MC * kd };
     let run = |t: usize| {
-        let (i0, j0) = ((t / col_blocks) * MC, (t % col_blocks) * tile_n);
-        let (mc, nb) = (MC.min(m - i0), tile_n.min(nc - j0));
+        let (i0, j0) = ((t / col_blocks) * mc_blk, (t % col_blocks) * tile_n);
+        let (mc, nb) = (mc_blk.min(m - i0), tile_n.min(nc - j0));
         let mcp = round_up(mc, MR);
-        let mut ap = take_scratch(&PACK_A, apack_len);
+        let mut ap = take_scratch(&PACK_A, if shared.is_some() { 0 } else { mcp * kd });
         for pc in (0..k).step_by(kd) {
             let kc = kd.min(k - pc);
-            let apk: &[f32] = if shared {
-                &apack_shared[mcp * pc..mcp * (pc + kc)]
-            } else {
-                pack_a(a_op, i0, mc, pc, kc, &mut ap[..mcp * kc]);
-                &ap[..mcp * kc]
+            let apk: &[f32] = match shared {
+                // Slice pc holds mp/MR panels of kc·MR; this tile's start at row i0 (a multiple of MR).
+                Some(s) => &s[mp * pc + i0 * kc..mp * pc + (i0 + mcp) * kc],
+                None => {
+                    pack_a(a_op, i0, mc, pc, kc, &mut ap[..mcp * kc]);
+                    &ap[..mcp * kc]
+                }
             };
             let bslice = &bpack[pc * ncp + j0 * kc..pc * ncp + (j0 + round_up(nb, NR)) * kc];
             // SAFETY: the tile's block of C (rows i0..i0+mc, columns jc+j0..+nb) lies
@@ -440,6 +565,10 @@ fn multiply_block(
                 multiply_packed(kernel, kc, apk, mc, Packed(bslice.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
             }
         }
+        for i in i0..i0 + mc {
+            // SAFETY: row i of this tile's block of C, written above.
+            unsafe { epi.apply(c_ptr.get().add(i * ldc + jc + j0), j0, nb) };
+        }
         give_back_scratch(&PACK_A, ap);
     };
     if parallel && tiles > 1 {
@@ -447,7 +576,6 @@ fn multiply_block(
     } else {
         (0..tiles).for_each(run);
     }
-    give_back_scratch(&PACK_A_SHARED, apack_vec);
 }
 
 /// A right operand `op(B)` (`k × n`) packed once, for several products with
@@ -471,7 +599,7 @@ impl PackedB {
         let mut data = vec![0.0; k * round_up(n, NR)];
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
-            pack_b(&b_op, k, jc, nc, &mut data[k * jc..k * (jc + round_up(nc, NR))], parallel);
+            pack_operands(k, None, Some((&b_op, jc, nc, &mut data[k * jc..k * (jc + round_up(nc, NR))])), parallel);
         }
         PackedB { k, n, data }
     }
@@ -508,32 +636,77 @@ fn gemm_packed_impl(
     let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
     check_operand("A", ar, ac, lda, a.len());
     check_operand("C", m, n, ldc, c.len());
-    if empty_product(m, n, k, c, ldc, accumulate) {
+    // SAFETY: C (m rows of n at stride ldc) fits in c (checked above).
+    if unsafe { empty_product(m, n, k, c.as_mut_ptr(), ldc, accumulate) } {
         return;
     }
     let parallel = allow_parallel && worth_parallel(m, n, k);
     let a_op = Operand { data: a, ld: lda, trans: trans_a };
     let c_ptr = SharedMut(c.as_mut_ptr());
+    let mp = round_up(m, MR);
+    let share_a = shares_a(m, k);
+    let mut apack = take_scratch(&PACK_A_SHARED, if share_a { mp * k } else { 0 });
+    if share_a {
+        pack_operands(k, Some((&a_op, m, &mut apack[..mp * k])), None, parallel);
+    }
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
         let block = &b.data[k * jc..k * (jc + round_up(nc, NR))];
-        multiply_block(select_kernel(), m, k, &a_op, block, (jc, nc), c_ptr, ldc, accumulate, parallel);
+        let shared = share_a.then(|| &apack[..mp * k]);
+        multiply_block(select_kernel(), m, k, &a_op, shared, block, (jc, nc), c_ptr, ldc, accumulate, Epilogue::default(), parallel);
     }
+    give_back_scratch(&PACK_A_SHARED, apack);
 }
 
 /// Handles the products with nothing to multiply: `m` or `n` zero (nothing
 /// to do) or `k` zero (`C` zeroed, or left alone when accumulating).
 /// Returns whether the product is done.
-fn empty_product(m: usize, n: usize, k: usize, c: &mut [f32], ldc: usize, accumulate: bool) -> bool {
+///
+/// # Safety
+/// `c` is valid for writes of `m` rows of `n` elements at stride `ldc`.
+unsafe fn empty_product(m: usize, n: usize, k: usize, c: *mut f32, ldc: usize, accumulate: bool) -> bool {
     if m == 0 || n == 0 {
         return true;
     }
     if k == 0 && !accumulate {
-        for row in c.chunks_mut(ldc).take(m) {
-            row[..n].fill(0.0);
+        for i in 0..m {
+            // SAFETY: row i of C (the caller's contract); all-zero bytes are 0.0.
+            unsafe { std::ptr::write_bytes(c.add(i * ldc), 0, n) };
         }
     }
     k == 0
+}
+
+/// What [`gemm_uninit`] applies to each finished element `c[i][j]` of the
+/// product: `+ bias[j]` (if any), then `max(·, 0)` if `relu` (a linear layer
+/// and its activation in one pass over each tile).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Epilogue<'a> {
+    /// One value per column of `C`, added to every row.
+    pub bias: Option<&'a [f32]>,
+    /// Clamp at zero (after the bias), as `f32::max(c, 0.0)`.
+    pub relu: bool,
+}
+
+impl Epilogue<'_> {
+    /// Applies the epilogue to `len` elements of one row of `C` starting at
+    /// column `j0` (of the bias's numbering).
+    ///
+    /// # Safety
+    /// `row` is valid for reads and writes of `len` initialized elements, unaliased.
+    unsafe fn apply(self, row: *mut f32, j0: usize, len: usize) {
+        if self.bias.is_none() && !self.relu {
+            return;
+        }
+        // SAFETY: the caller's contract.
+        let row = unsafe { std::slice::from_raw_parts_mut(row, len) };
+        if let Some(bias) = self.bias {
+            row.iter_mut().zip(&bias[j0..j0 + len]).for_each(|(c, &b)| *c += b);
+        }
+        if self.relu {
+            row.iter_mut().for_each(|c| *c = c.max(0.0));
+        }
+    }
 }
 
 /// Whether an `m × n × k` product is big enough to hand to rayon.
@@ -599,11 +772,12 @@ pub(crate) unsafe fn multiply_packed<B: PanelB>(
                     let mut tmp = [0.0f32; MR * NR];
                     kernel(kc, mr, apanel, bpanel, tmp.as_mut_ptr(), NR, false);
                     for (r, t) in tmp.chunks_exact(NR).take(mr).enumerate() {
-                        let row = std::slice::from_raw_parts_mut(ct.add(r * ldc), nr);
                         if accumulate {
+                            let row = std::slice::from_raw_parts_mut(ct.add(r * ldc), nr);
                             row.iter_mut().zip(t).for_each(|(d, &v)| *d += v);
                         } else {
-                            row.copy_from_slice(&t[..nr]);
+                            // Raw copy: without accumulation C may be uninitialized.
+                            std::ptr::copy_nonoverlapping(t.as_ptr(), ct.add(r * ldc), nr);
                         }
                     }
                 }
@@ -669,6 +843,7 @@ thread_local! {
     static PACK_A: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     static PACK_B: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     static PACK_A_SHARED: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static PACK_B_TILE: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Takes this thread's cached buffer out of `key`, grown to at least `len`.
@@ -743,32 +918,85 @@ fn pack_a(a: &Operand, i0: usize, mc: usize, pc: usize, kc: usize, out: &mut [f3
     }
 }
 
-/// Packs columns `jc..jc+nc` of `op(B)` (all `k` rows) into `out`, laid out as
-/// consecutive `slice_depth(k)`-deep slices; slice `pc` starts at `pc * ncp` and holds `NR`-column
-/// panels of `kc × NR` elements, zero padded.
-fn pack_b(b: &Operand, k: usize, jc: usize, nc: usize, out: &mut [f32], parallel: bool) {
-    let ncp = round_up(nc, NR);
+/// What [`pack_operands`] packs of `op(A)`: the operand, `m`, the output.
+type PackAJob<'a, 'b> = Option<(&'a Operand<'a>, usize, &'b mut [f32])>;
+/// What [`pack_operands`] packs of `op(B)`: the operand, `jc`, `nc`, the output.
+type PackBJob<'a, 'b> = Option<(&'a Operand<'a>, usize, usize, &'b mut [f32])>;
+
+/// Packs, in one pass (parallel when `parallel`), `op(A)` whole when `a` is
+/// given and columns `jc..jc+nc` of `op(B)` when `b` is given.
+///
+/// `a = (op, m, out)`: `out` (`round_up(m, MR) · k` elements) gets the
+/// `slice_depth(k)`-deep slices one after the other, slice `pc` at
+/// `pc · round_up(m, MR)` holding `MR`-row panels of `kc × MR` ([`PackedLhs`]'s layout).
+/// `b = (op, jc, nc, out)`: `out` (`k · round_up(nc, NR)` elements) gets the
+/// slices of `op(B)`, slice `pc` at `pc · round_up(nc, NR)` holding `NR`-column
+/// panels of `kc × NR`.  Everything is zero padded.
+fn pack_operands(k: usize, a: PackAJob, b: PackBJob, parallel: bool) {
+    /// Row panels of A per job: whole cache lines of a transposed A's rows.
+    const A_PANELS: usize = 8;
+    enum Job<'o> {
+        A { pc: usize, kc: usize, i0: usize, mc: usize, out: &'o mut [f32] },
+        B { pc: usize, kc: usize, j0: usize, nr: usize, out: &'o mut [f32] },
+    }
     let kd = slice_depth(k);
-    for pc in (0..k).step_by(kd) {
-        let kc = kd.min(k - pc);
-        let block = &mut out[pc * ncp..pc * ncp + kc * ncp];
-        let pack = |(p, panel): (usize, &mut [f32])| {
-            let j0 = jc + p * NR;
-            let nr = NR.min(jc + nc - j0);
-            pack_b_panel(b, pc, kc, j0, nr, panel);
-        };
-        if parallel {
-            block.par_chunks_mut(kc * NR).enumerate().for_each(pack);
-        } else {
-            block.chunks_mut(kc * NR).enumerate().for_each(pack);
+    let mut jobs = Vec::new();
+    let (mut a_op, mut b_op) = (None, None);
+    if let Some((op, m, out)) = a {
+        a_op = Some(op);
+        let mp = round_up(m, MR);
+        let mut rest = &mut out[..mp * k];
+        for pc in (0..k).step_by(kd) {
+            let kc = kd.min(k - pc);
+            let (slice, tail) = rest.split_at_mut(mp * kc);
+            rest = tail;
+            for (g, out) in slice.chunks_mut(A_PANELS * MR * kc).enumerate() {
+                let i0 = g * A_PANELS * MR;
+                jobs.push(Job::A { pc, kc, i0, mc: (A_PANELS * MR).min(m - i0), out });
+            }
         }
+    }
+    if let Some((op, jc, nc, out)) = b {
+        b_op = Some(op);
+        let ncp = round_up(nc, NR);
+        let mut rest = &mut out[..k * ncp];
+        for pc in (0..k).step_by(kd) {
+            let kc = kd.min(k - pc);
+            let (slice, tail) = rest.split_at_mut(ncp * kc);
+            rest = tail;
+            for (p, out) in slice.chunks_mut(NR * kc).enumerate() {
+                let j0 = jc + p * NR;
+                jobs.push(Job::B { pc, kc, j0, nr: NR.min(jc + nc - j0), out });
+            }
+        }
+    }
+    let simd = transpose_simd_available();
+    let run = |job: Job| match job {
+        Job::A { pc, kc, i0, mc, out } => pack_a(a_op.expect("A job without A"), i0, mc, pc, kc, out),
+        Job::B { pc, kc, j0, nr, out } => pack_b_panel(b_op.expect("B job without B"), pc, kc, j0, nr, out, simd),
+    };
+    if parallel && jobs.len() > 1 {
+        jobs.into_par_iter().for_each(run);
+    } else {
+        jobs.into_iter().for_each(run);
     }
 }
 
 /// Packs one `kc × NR` panel of `op(B)` starting at row `pc`, column `j0`, with
 /// `nr` valid columns.
-fn pack_b_panel(b: &Operand, pc: usize, kc: usize, j0: usize, nr: usize, out: &mut [f32]) {
+/// `simd`: a full transposed panel may use [`transpose_panel_avx`].
+fn pack_b_panel(b: &Operand, pc: usize, kc: usize, j0: usize, nr: usize, out: &mut [f32], simd: bool) {
     if b.trans {
+        #[cfg(target_arch = "x86_64")]
+        if simd && nr == NR {
+            let src = &b.data[j0 * b.ld + pc..];
+            assert!(kc == 0 || src.len() >= (NR - 1) * b.ld + kc);
+            assert!(out.len() >= kc * NR);
+            // SAFETY: AVX is available (simd); the extents were just checked.
+            unsafe { transpose_panel_avx(src.as_ptr(), b.ld, kc, out.as_mut_ptr()) };
+            return;
+        }
+        let _ = simd;
         if nr < NR {
             out.fill(0.0);
         }
@@ -793,6 +1021,74 @@ fn pack_b_panel(b: &Operand, pc: usize, kc: usize, j0: usize, nr: usize, out: &m
     }
 }
 
+/// Whether [`transpose_panel_avx`] may run on this CPU.
+fn transpose_simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// A full transposed panel: `out[kk·NR + c] = src[c·ld + kk]` for `c < NR`,
+/// `kk < kc`, by 8 × 8 register transposes (the `kc % 8` last steps one by one).
+///
+/// # Safety
+/// The CPU supports AVX; `src` is valid for reads of `NR` rows of `kc` floats
+/// at stride `ld`, `out` for `kc · NR` writes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn transpose_panel_avx(src: *const f32, ld: usize, kc: usize, out: *mut f32) {
+    use std::arch::x86_64::*;
+    let k8 = kc / 8 * 8;
+    // SAFETY: every read is below src + (NR-1)·ld + kc and every write below out + kc·NR.
+    unsafe {
+        for h in [0, 8] {
+            let rows: [*const f32; 8] = std::array::from_fn(|r| src.add((h + r) * ld));
+            for kb in (0..k8).step_by(8) {
+                let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(rows[i].add(kb)));
+                let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+                let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+                let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+                let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+                let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                let o = [
+                    _mm256_permute2f128_ps::<0x20>(s0, s4),
+                    _mm256_permute2f128_ps::<0x20>(s1, s5),
+                    _mm256_permute2f128_ps::<0x20>(s2, s6),
+                    _mm256_permute2f128_ps::<0x20>(s3, s7),
+                    _mm256_permute2f128_ps::<0x31>(s0, s4),
+                    _mm256_permute2f128_ps::<0x31>(s1, s5),
+                    _mm256_permute2f128_ps::<0x31>(s2, s6),
+                    _mm256_permute2f128_ps::<0x31>(s3, s7),
+                ];
+                for (j, v) in o.iter().enumerate() {
+                    _mm256_storeu_ps(out.add((kb + j) * NR + h), *v);
+                }
+            }
+            for kk in k8..kc {
+                for (r, row) in rows.iter().enumerate() {
+                    *out.add(kk * NR + h + r) = *row.add(kk);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,7 +1108,7 @@ mod tests {
         let c0 = rng.vec(m * ldc);
         let mut c = c0.clone();
         let mut r = c0.clone();
-        gemm_with(kernel, m, n, k, &a, lda, ta, &b, ldb, tb, &mut c, ldc, accumulate);
+        gemm_with(kernel, m, n, k, &a, lda, ta, &b, ldb, tb, (c.as_mut_ptr(), c.len()), ldc, accumulate, Epilogue::default());
         gemm_naive(m, n, k, &a, lda, ta, &b, ldb, tb, &mut r, ldc, accumulate);
         let tol = 1e-5 * (k as f32 + 2.0);
         for i in 0..m {
@@ -884,6 +1180,85 @@ mod tests {
                     let (ta, tb) = (t & 1 == 1, t & 2 == 2);
                     seed += 1;
                     check(kernel, m, n, k, ta, tb, 5, seed % 2 == 0, seed);
+                }
+            }
+        }
+    }
+
+    /// A product whose packed `op(A)` is too big to share (each tile packs
+    /// its own rows).
+    #[test]
+    fn unshared_a_all_transpositions() {
+        let (m, n, k) = (2100, 20, 1001);
+        assert!(!shares_a(m, k));
+        for t in 0..4 {
+            let (ta, tb) = (t & 1 == 1, t & 2 == 2);
+            check(select_kernel(), m, n, k, ta, tb, 1, t % 2 == 0, 7000 + t as u64);
+        }
+    }
+
+    /// Short products (full-height column tiles packing their own `B`) match
+    /// the naive product, and give the bits of the blocked path (`gemm_packed`)
+    /// at 1 and 3 threads, with and without accumulation.
+    #[test]
+    fn short_products_match_blocked_path_bitwise() {
+        let mut rng = Rng::new(9);
+        for (m, n, k) in [(1, 700, 300), (7, 33, 600), (20, 300, 17), (128, 512, 784), (SHORT_M, 100, 50), (SHORT_M + 1, 100, 50)] {
+            for t in 0..4 {
+                let (ta, tb) = (t & 1 == 1, t & 2 == 2);
+                check(select_kernel(), m, n, k, ta, tb, 1, t % 2 == 1, 9000 + t as u64);
+                let (a, b, c0) = (rng.vec(m * k), rng.vec(k * n), rng.vec(m * n));
+                let (lda, ldb) = (if ta { m } else { k }, if tb { k } else { n });
+                let packed = PackedB::new(k, n, &b, ldb, tb);
+                for accumulate in [false, true] {
+                    let mut want = c0.clone();
+                    gemm_packed(m, &a, lda, ta, &packed, &mut want, n, accumulate);
+                    for threads in [1, 3] {
+                        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                        let mut c = c0.clone();
+                        pool.install(|| gemm(m, n, k, &a, lda, ta, &b, ldb, tb, &mut c, n, accumulate));
+                        assert!(c.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k} t={t} threads={threads}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The AVX transposing pack of a full panel of a transposed `B` gives
+    /// the same panel as the scalar loop, for every depth up to 20 and
+    /// multiples of 7.
+    #[test]
+    fn transposed_b_panel_simd_matches_scalar() {
+        if !transpose_simd_available() {
+            return;
+        }
+        let mut rng = Rng::new(5);
+        for kc in (0..=20).chain((21..=70).step_by(7)) {
+            for (pc, ld) in [(0, kc), (3, kc + 5)] {
+                let data = rng.vec(NR * ld + pc + 8);
+                let b = Operand { data: &data, ld, trans: true };
+                let (mut x, mut y) = (vec![f32::NAN; kc * NR], vec![0.5; kc * NR]);
+                if pc + kc <= ld {
+                    pack_b_panel(&b, pc, kc, 0, NR, &mut x, true);
+                    pack_b_panel(&b, pc, kc, 0, NR, &mut y, false);
+                    assert!(x.iter().zip(&y).all(|(u, v)| u.to_bits() == v.to_bits()), "kc={kc} pc={pc} ld={ld}");
+                }
+            }
+        }
+    }
+
+    /// The tile grid covers `C` exactly with blocks as even as the panel
+    /// granularity allows.
+    #[test]
+    fn tile_grid_covers_and_balances() {
+        for m in (1..300).step_by(7).chain([128, 512, 1024]) {
+            for nc in (1..1100).step_by(13).chain([512, 784, 1024]) {
+                for parallel in [false, true] {
+                    let (mc, tile_n, col_blocks) = tile_grid(m, nc, parallel);
+                    assert!(mc % MR == 0 && mc <= MC && tile_n % NR == 0 && tile_n <= NB);
+                    let rows = m.div_ceil(mc);
+                    assert!(rows * mc >= m && (rows - 1) * mc < m && col_blocks * tile_n >= nc && (col_blocks - 1) * tile_n < nc);
+                    assert!(mc <= round_up(m.div_ceil(rows), MR) && tile_n <= round_up(nc.div_ceil(col_blocks), NR));
                 }
             }
         }
@@ -966,6 +1341,43 @@ mod tests {
         }
     }
 
+    /// `gemm_uninit` writes every element of its block (the rest of a
+    /// NaN-filled buffer is left alone) with `gemm`'s bits, plus the
+    /// epilogue with the bits of applying it afterwards.
+    #[test]
+    fn uninit_output_matches_gemm() {
+        let mut rng = Rng::new(123);
+        for (m, n, k) in [(0, 3, 2), (3, 0, 2), (4, 5, 0), (7, 19, 13), (128, 40, 300), (30, 515, 7), (200, 600, 300), (5, NC + 100, 3)] {
+            for t in 0..4 {
+                let (ta, tb) = (t & 1 == 1, t & 2 == 2);
+                let (a, b) = (rng.vec(m * k), rng.vec(k * n));
+                let (lda, ldb, ldc) = (if ta { m } else { k }, if tb { k } else { n }, n + 2);
+                let mut want = vec![f32::NAN; m * ldc];
+                gemm(m, n, k, &a, lda, ta, &b, ldb, tb, &mut want, ldc, false);
+                let bias = rng.vec(n);
+                for (with_bias, relu) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let mut got = vec![std::mem::MaybeUninit::new(f32::NAN); m * ldc];
+                    let epilogue = Epilogue { bias: with_bias.then_some(&bias[..]), relu };
+                    gemm_uninit(m, n, k, &a, lda, ta, &b, ldb, tb, &mut got, ldc, epilogue);
+                    // SAFETY: every element was initialized (to NaN) before the call.
+                    let got: Vec<f32> = got.iter().map(|v| unsafe { v.assume_init() }).collect();
+                    let finish = |j: usize, v: f32| {
+                        let v = if with_bias { v + bias[j] } else { v };
+                        if relu {
+                            v.max(0.0)
+                        } else {
+                            v
+                        }
+                    };
+                    let want: Vec<f32> =
+                        want.chunks(ldc).flat_map(|r| r.iter().enumerate().map(|(j, &v)| if j < n { finish(j, v) } else { v })).collect();
+                    assert!(got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "m={m} n={n} k={k} t={t} {epilogue:?}");
+                    assert!(got.chunks(ldc).all(|r| r[..n].iter().all(|v| v.is_finite()) && r[n..].iter().all(|v| v.is_nan())));
+                }
+            }
+        }
+    }
+
     #[test]
     fn public_entry_point_and_k_zero() {
         let mut c = vec![7.0f32; 6];
@@ -1004,7 +1416,7 @@ mod tests {
         let mut best = f64::MAX;
         for _ in 0..reps {
             let t = std::time::Instant::now();
-            gemm_with(kernel, s, s, s, &a, s, false, &b, s, false, &mut c, s, false);
+            gemm_with(kernel, s, s, s, &a, s, false, &b, s, false, (c.as_mut_ptr(), c.len()), s, false, Epilogue::default());
             best = best.min(t.elapsed().as_secs_f64());
         }
         2.0 * (s as f64).powi(3) / best / 1e9

@@ -2,7 +2,7 @@
 //! dropout with a seeded mask.
 
 use super::{around_axis, constant, unary};
-use crate::graph::Backward;
+use crate::graph::{is_grad_enabled, Backward};
 use crate::kernels::math;
 use crate::shape::normalize_axis;
 use crate::tensor::Tensor;
@@ -14,8 +14,21 @@ impl Backward for Relu {
         "relu"
     }
     fn backward(&self, i: &[Tensor], _: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
-        vec![Some(g.mul(&i[0].mask_where(|v| v > 0.0)))]
+        vec![Some(relu_grad(&i[0], g))]
     }
+}
+
+/// ReLU's backward: `g · [x > 0]`, where `x` is the ReLU's input or, as
+/// equivalently, its output.  Without recording, one fused pass (the same
+/// products as `g · mask`).
+pub(crate) fn relu_grad(x: &Tensor, g: &Tensor) -> Tensor {
+    if !is_grad_enabled() && g.shape() == x.shape() {
+        let shape = g.shape();
+        let data =
+            crate::kernels::elementwise::zip_map(x.data(), shape, g.data(), shape, shape, |x, g| g * if x > 0.0 { 1.0 } else { 0.0 });
+        return constant(data, shape);
+    }
+    g.mul(&x.mask_where(|v| v > 0.0))
 }
 
 struct LeakyRelu(f32);
@@ -159,5 +172,23 @@ mod tests {
         check_all("log_softmax-axis0", |x| x[0].log_softmax(0), [x.clone()], &cfg);
         check_all("softmax", |x| x[0].softmax(1), [Tensor::rand_uniform(&[2, 3, 2], -2.0, 2.0, 52)], &cfg);
         check_all("dropout", |x| x[0].dropout(0.3, 5), [x], &cfg);
+    }
+
+    /// ReLU's unrecorded backward (one fused pass, large enough to run in
+    /// parallel) gives the recorded form's bits, signed zeros included.
+    #[test]
+    fn relu_backward_fast_path_matches_recorded() {
+        let n = 1 << 16;
+        let mut xv = Tensor::rand_uniform(&[n], -1.0, 1.0, 7).to_vec();
+        xv[..4].copy_from_slice(&[0.0, -0.0, f32::MIN_POSITIVE, -1.0]);
+        let x = Tensor::from_vec(xv, &[n]).requires_grad_();
+        let seed = Tensor::rand_uniform(&[n], -1.0, 1.0, 8);
+        let y = x.relu();
+        let fast = crate::grad_with_seeds(std::slice::from_ref(&y), std::slice::from_ref(&seed), std::slice::from_ref(&x), false);
+        let recorded = crate::grad_with_seeds(&[y], &[seed], &[x], true);
+        let (f, r) = (fast[0].data(), recorded[0].data());
+        assert!(f.iter().zip(r).all(|(a, b)| a.to_bits() == b.to_bits()));
+        let s2 = Tensor::rand_uniform(&[n], -1.0, 1.0, 8).data()[2];
+        assert!(f[0] == 0.0 && f[1] == 0.0 && f[2] == s2 && f[3] == 0.0);
     }
 }

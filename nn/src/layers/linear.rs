@@ -37,6 +37,15 @@ impl Linear {
         Linear { weight, bias }
     }
 
+    /// `relu(self.forward(x))`, with bias and ReLU applied in the product's
+    /// pass over its output for 2-D inputs (same values and gradients).
+    pub fn forward_relu(&mut self, x: &Tensor) -> Tensor {
+        match &self.bias {
+            Some(b) if x.ndim() == 2 && x.shape()[1] == self.in_features() => x.matmul_t_bias_relu(&self.weight, false, true, b),
+            _ => self.forward(x).relu(),
+        }
+    }
+
     /// Number of input features.
     pub fn in_features(&self) -> usize {
         self.weight.dim(1)
@@ -54,10 +63,10 @@ impl Module for Linear {
         assert!(x.ndim() >= 1 && x.shape()[x.ndim() - 1] == inf, "Linear: input {:?} does not end in {inf} features", x.shape());
         let rows = x.numel() / inf.max(1);
         let x2 = if x.ndim() == 2 { x.clone() } else { x.reshape(&[rows, inf]) };
-        let mut y = x2.matmul_t(&self.weight, false, true);
-        if let Some(b) = &self.bias {
-            y = y.add(b);
-        }
+        let y = match &self.bias {
+            Some(b) => x2.matmul_t_bias(&self.weight, false, true, b),
+            None => x2.matmul_t(&self.weight, false, true),
+        };
         if x.ndim() == 2 {
             y
         } else {
@@ -97,6 +106,17 @@ mod tests {
         let y3 = l.forward(&Tensor::from_vec(vec![1.0, -1.0, 0.0, 1.0], &[2, 1, 2]));
         assert_eq!(y3.shape(), [2, 1, 3]);
         assert_eq!(y3.to_vec(), vec![-0.5, -2.0, 1.0, 2.5, 3.0, 8.0]);
+    }
+
+    #[test]
+    fn forward_relu_matches_forward_then_relu() {
+        let mut l = Linear::new(30, 20, true, &mut StdRng::seed_from_u64(1));
+        for shape in [vec![7, 30], vec![2, 3, 30]] {
+            let x = Tensor::rand_uniform(&shape, -1.0, 1.0, 2);
+            let (fused, plain) = (l.forward_relu(&x), l.forward(&x).relu());
+            assert_eq!(fused.shape(), plain.shape());
+            assert!(fused.data().iter().zip(plain.data()).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
     }
 
     #[test]

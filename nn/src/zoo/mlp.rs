@@ -28,7 +28,7 @@ impl Mlp {
 impl Module for Mlp {
     fn forward(&mut self, x: &Tensor) -> Tensor {
         let x = x.flatten_from(1);
-        let h = self.fc2.forward(&self.fc1.forward(&x).relu()).relu();
+        let h = self.fc2.forward_relu(&self.fc1.forward_relu(&x));
         self.fc3.forward(&h)
     }
 
