@@ -304,7 +304,7 @@ thread_local! {
 /// `xp[offset(r) + q]` with `offset(r) = ci·hp·wp + ki·dh·wp + kj·dw`, so the
 /// GEMM microkernel reads `B` straight from `xp` ([`Offsets`]).  Columns
 /// `ox ≥ ow` of each padded-width row are computed and dropped.
-fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [MaybeUninit<f32>]) {
+fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>]) {
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
     let (oh, ow) = (g.out_h(), g.out_w());
     let (hp, wp) = (g.h + 2 * g.padding.0, g.w + 2 * g.padding.1);
@@ -345,10 +345,10 @@ fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [
                 for (co, yrow) in yv[..g.c_out * cols].chunks_exact(cols).enumerate() {
                     let (dst, src) = (&mut yi[co * no + dst0..co * no + dst0 + hi - lo], &yrow[lo - j0..hi - j0]);
                     match epi {
-                        Epilogue { bias: None, residual: None, relu: false } => dst.iter_mut().zip(src).for_each(|(d, &v)| {
+                        ConvEpilogue { bias: None, residual: None, relu: false } => dst.iter_mut().zip(src).for_each(|(d, &v)| {
                             d.write(v);
                         }),
-                        Epilogue { bias: Some(b), residual: None, relu: false } => dst.iter_mut().zip(src).for_each(|(d, &v)| {
+                        ConvEpilogue { bias: Some(b), residual: None, relu: false } => dst.iter_mut().zip(src).for_each(|(d, &v)| {
                             d.write(v + b[co]);
                         }),
                         _ => {
@@ -374,7 +374,7 @@ pub fn conv2d_forward(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
 /// `y = conv + bias[co]`, then `+ residual[i]`, then `max(y, 0)` if `relu`
 /// (in that order, so the result equals the separate ops bit for bit).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Epilogue<'a> {
+pub struct ConvEpilogue<'a> {
     /// Per output channel, added first.
     pub bias: Option<&'a [f32]>,
     /// Same shape as the output, added next.
@@ -383,7 +383,7 @@ pub struct Epilogue<'a> {
     pub relu: bool,
 }
 
-impl Epilogue<'_> {
+impl ConvEpilogue<'_> {
     /// `v` (the convolution sum at output `i` of channel `co`) finished.
     #[inline(always)]
     fn apply(&self, v: f32, co: usize, i: usize) -> f32 {
@@ -399,14 +399,14 @@ impl Epilogue<'_> {
     }
 
     /// The part of the epilogue for images `first..` (`ys` outputs each).
-    pub(crate) fn images(&self, first: usize, ys: usize) -> Epilogue<'_> {
-        Epilogue { residual: self.residual.map(|r| &r[first * ys..]), ..*self }
+    pub(crate) fn images(&self, first: usize, ys: usize) -> ConvEpilogue<'_> {
+        ConvEpilogue { residual: self.residual.map(|r| &r[first * ys..]), ..*self }
     }
 }
 
 /// `y [n, c_out, oh, ow] = conv(x [n, c_in, h, w], w) + bias[c_out]` (overwrites `y`).
 pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
-    conv2d_forward_fused(g, x, w, Epilogue { bias, ..Epilogue::default() }, y)
+    conv2d_forward_fused(g, x, w, ConvEpilogue { bias, ..ConvEpilogue::default() }, y)
 }
 
 /// `y = epi(conv(x [n, c_in, h, w], w))` (overwrites `y`): the convolution
@@ -418,7 +418,7 @@ pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[
 /// weights packed once ([`PackedLhs`]); a single image uses an explicit
 /// im2col and the parallel GEMM.  The epilogue is applied while the output
 /// is written where the path allows, in a pass over `y` otherwise.
-pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [f32]) {
+pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [f32]) {
     // SAFETY: f32 and MaybeUninit<f32> have the same layout; every value
     // written through the view is an initialized f32.
     let y = unsafe { &mut *(y as *mut [f32] as *mut [MaybeUninit<f32>]) };
@@ -428,7 +428,7 @@ pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue,
 /// [`conv2d_forward_fused`] into memory that need not be initialized (a new
 /// `Vec`'s spare capacity): every element of `y` is written, none read
 /// before it is, so outputs skip the zero fill.
-pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [MaybeUninit<f32>]) {
+pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>]) {
     g.check(x.len(), w.len(), y.len());
     if let Some(b) = epi.bias {
         assert_eq!(b.len(), g.c_out, "conv2d: bias length");
@@ -507,7 +507,7 @@ pub(crate) unsafe fn assume_init(y: &mut [MaybeUninit<f32>]) -> &mut [f32] {
 }
 
 /// Applies `epi` in a pass over finished sums `y` (`c_out` planes of `plane` per image).
-fn finish(epi: Epilogue, c_out: usize, plane: usize, y: &mut [f32]) {
+fn finish(epi: ConvEpilogue, c_out: usize, plane: usize, y: &mut [f32]) {
     if plane > 0 && c_out > 0 {
         let ys = c_out * plane;
         y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| finish_image(&epi.images(i, ys), plane, yi));
@@ -515,7 +515,7 @@ fn finish(epi: Epilogue, c_out: usize, plane: usize, y: &mut [f32]) {
 }
 
 /// [`finish`] for one image (`epi` starting at that image).
-fn finish_image(epi: &Epilogue, plane: usize, yi: &mut [f32]) {
+fn finish_image(epi: &ConvEpilogue, plane: usize, yi: &mut [f32]) {
     if epi.bias.is_none() && epi.residual.is_none() && !epi.relu {
         return;
     }
@@ -531,7 +531,7 @@ fn finish_image(epi: &Epilogue, plane: usize, yi: &mut [f32]) {
 pub(crate) fn conv2d_forward_direct_for_tests(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     assert!(g.stride == (1, 1) && g.n >= 1);
     // SAFETY: same layout; only f32 values are written through the view.
-    forward_direct(g, x, w, Epilogue::default(), unsafe { &mut *(y as *mut [f32] as *mut [MaybeUninit<f32>]) });
+    forward_direct(g, x, w, ConvEpilogue::default(), unsafe { &mut *(y as *mut [f32] as *mut [MaybeUninit<f32>]) });
 }
 
 /// For stride 1, the input gradient is itself a convolution: of `gy` with the
@@ -978,7 +978,7 @@ mod tests {
             let mut plain = vec![0.0; len];
             conv2d_forward(&g, &x, &w, &mut plain);
             for (bias, residual, relu) in [(true, false, false), (false, true, false), (false, false, true), (true, true, true)] {
-                let epi = Epilogue { bias: bias.then_some(&b[..]), residual: residual.then_some(&r[..]), relu };
+                let epi = ConvEpilogue { bias: bias.then_some(&b[..]), residual: residual.then_some(&r[..]), relu };
                 let mut fused = vec![f32::NAN; len];
                 conv2d_forward_fused(&g, &x, &w, epi, &mut fused);
                 for (i, (&p, &q)) in fused.iter().zip(&plain).enumerate() {

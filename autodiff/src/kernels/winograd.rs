@@ -41,7 +41,7 @@ use rayon::prelude::*;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 
-use super::conv::{Conv2dGeom, Epilogue};
+use super::conv::{Conv2dGeom, ConvEpilogue};
 use super::gemm::{give_back_scratch, round_up, slice_depth, take_scratch, Offsets, PackedLhs, NR};
 
 /// Bytes of transformed inputs and products per block of tiles.
@@ -122,12 +122,12 @@ thread_local! {
 
 /// `y [n, c_out, oh, ow] = conv(x, w)` by Winograd; requires [`applies`].
 /// Writes every element of `y` (which need not be initialized).
-pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [MaybeUninit<f32>]) {
+pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>]) {
     forward_with(g, x, w, epi, y, Isa::detect(), tile_size(g))
 }
 
 /// [`forward`] with the vectors and the tile size (2 or 4) chosen by the caller.
-fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: Epilogue, y: &mut [MaybeUninit<f32>], isa: Isa, m: usize) {
+fn forward_with(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>], isa: Isa, m: usize) {
     match m {
         2 => forward_tiles::<2, 4>(g, x, w, epi, y, isa),
         4 => forward_tiles::<4, 6>(g, x, w, epi, y, isa),
@@ -140,7 +140,7 @@ fn forward_tiles<const M: usize, const A: usize>(
     g: &Conv2dGeom,
     x: &[f32],
     w: &[f32],
-    epi: Epilogue,
+    epi: ConvEpilogue,
     y: &mut [MaybeUninit<f32>],
     isa: Isa,
 ) {
@@ -422,7 +422,7 @@ unsafe fn a_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; 
 unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
     m: &[f32],
     (c_out, m_xi): (usize, usize),
-    epi: Epilogue,
+    epi: ConvEpilogue,
     tbp: usize,
     tw: usize,
     ty0: usize,
@@ -648,7 +648,7 @@ enum Pass<'a> {
     /// Input transform into `V`.
     Input { xp: &'a [f32], c_in: usize, plane: usize, wp: usize, v_xi: usize },
     /// Output transform from `M`.
-    Output { m: &'a [f32], c_out: usize, m_xi: usize, oh: usize, ow: usize, epi: Epilogue<'a> },
+    Output { m: &'a [f32], c_out: usize, m_xi: usize, oh: usize, ow: usize, epi: ConvEpilogue<'a> },
 }
 
 /// Runs one pass with `S`'s vectors for tile size `M` (`buf` is the padded
@@ -788,7 +788,15 @@ mod tests {
                 for &isa in &isas {
                     // Stale values in the output must not survive.
                     let mut a = vec![f32::NAN; len];
-                    forward_with(&g, &x, &w, Epilogue { bias: Some(&bias), ..Epilogue::default() }, unsafe { as_uninit(&mut a) }, isa, m);
+                    forward_with(
+                        &g,
+                        &x,
+                        &w,
+                        ConvEpilogue { bias: Some(&bias), ..ConvEpilogue::default() },
+                        unsafe { as_uninit(&mut a) },
+                        isa,
+                        m,
+                    );
                     let mut worst = 0.0f32;
                     for (k, (p, q)) in a.iter().zip(&b).enumerate() {
                         let q = q + bias[(k / plane) % g.c_out];
@@ -812,7 +820,7 @@ mod tests {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
                 let mut y = vec![0.0; g.n * g.c_out * g.out_h() * g.out_w()];
                 // SAFETY (as_uninit): the pass writes f32 values only.
-                pool.install(|| forward_with(&g, &x, &w, Epilogue::default(), unsafe { as_uninit(&mut y) }, Isa::detect(), m));
+                pool.install(|| forward_with(&g, &x, &w, ConvEpilogue::default(), unsafe { as_uninit(&mut y) }, Isa::detect(), m));
                 y
             };
             let (a, b) = (run(1), run(3));
@@ -847,8 +855,8 @@ mod tests {
                     })
                 };
                 let isa = Isa::detect();
-                let t2 = time(&mut || forward_with(&g, &x, &w, Epilogue::default(), unsafe { as_uninit(&mut y) }, isa, 2));
-                let t4 = time(&mut || forward_with(&g, &x, &w, Epilogue::default(), unsafe { as_uninit(&mut y) }, isa, 4));
+                let t2 = time(&mut || forward_with(&g, &x, &w, ConvEpilogue::default(), unsafe { as_uninit(&mut y) }, isa, 2));
+                let t4 = time(&mut || forward_with(&g, &x, &w, ConvEpilogue::default(), unsafe { as_uninit(&mut y) }, isa, 4));
                 let td = time(&mut || direct(&g, &x, &w, &mut y));
                 println!(
                     "{threads} thread(s) {c:>2}ch {hw:>2}x{hw:<2}: F(2x2) {t2:.2} ms, F(4x4) {t4:.2} ms, direct {td:.2} ms (best of 7)"

@@ -60,14 +60,14 @@ impl Backward for WeightGrad {
 /// `conv(x, w)`, plus `bias` added as the output is written (one op, so
 /// no separate pass over the output).
 fn conv_bias(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, geom: Conv2dGeom) -> Tensor {
-    let y = forward_new(&geom, x, w, k::Epilogue { bias: bias.map(|b| b.data()), ..k::Epilogue::default() });
+    let y = forward_new(&geom, x, w, k::ConvEpilogue { bias: bias.map(|b| b.data()), ..k::ConvEpilogue::default() });
     let mut inputs = vec![x.clone(), w.clone()];
     inputs.extend(bias.cloned());
     Tensor::from_op(y, vec![geom.n, geom.c_out, geom.out_h(), geom.out_w()], Conv { geom }, inputs)
 }
 
 /// The forward convolution written straight into a new vector (no zero fill).
-fn forward_new(geom: &Conv2dGeom, x: &Tensor, w: &Tensor, epi: k::Epilogue) -> Vec<f32> {
+fn forward_new(geom: &Conv2dGeom, x: &Tensor, w: &Tensor, epi: k::ConvEpilogue) -> Vec<f32> {
     let len = geom.n * geom.c_out * geom.out_h() * geom.out_w();
     let mut y = Vec::with_capacity(len);
     k::conv2d_forward_into(geom, x.data(), w.data(), epi, &mut y.spare_capacity_mut()[..len]);
@@ -188,7 +188,7 @@ impl Tensor {
         if let Some(b) = bias {
             assert_eq!(b.shape(), [geom.c_out], "conv2d: bias {:?} for {} output channels", b.shape(), geom.c_out);
         }
-        let epi = k::Epilogue { bias: bias.map(|b| b.data()), residual: residual.map(|r| r.data()), relu };
+        let epi = k::ConvEpilogue { bias: bias.map(|b| b.data()), residual: residual.map(|r| r.data()), relu };
         Tensor::from_vec(forward_new(&geom, self, weight, epi), &out_shape)
     }
 
