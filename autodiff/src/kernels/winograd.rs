@@ -252,38 +252,44 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
     // forwarding), then split M·LANES columns at a time.
     let mut lines = [vec![0.0f32; wp], vec![0.0f32; wp]];
     let len = w.min(wp.saturating_sub(pad.1));
-    let n_rows = (src.len() / (h * w)) * rows_in;
-    let row_of = |i: usize| &src[(i / rows_in) * h * w + (i % rows_in) * w..][..len];
+    let planes = src.len() / (h * w);
+    let row_of = |plane: usize, iy: usize| &src[plane * h * w + iy * w..][..len];
     // SAFETY (both copies): forwarded.
-    unsafe { copy_row::<S>(&mut lines[0][pad.1..pad.1 + len], row_of(0)) };
-    for i in 0..n_rows {
-        if i + 1 < n_rows {
-            unsafe { copy_row::<S>(&mut lines[(i + 1) % 2][pad.1..pad.1 + len], row_of(i + 1)) };
-        }
-        let line = &lines[i % 2];
-        let d = &mut out[(i / rows_in) * hp * wp + (i % rows_in + pad.0) * wp..][..wp];
-        for c0 in (0..whole).step_by(LANES) {
-            // SAFETY: line[M·c0..M·(c0 + LANES)] lies inside `line` (M·(c0 + LANES) ≤ wp);
-            // the stores write d[p·phase + c0..][..LANES] ⊂ d[..wp] for each phase p.
-            unsafe {
-                let p = line.as_ptr().add(M * c0);
-                let (e0, o0) = S::unzip(S::load(p), S::load(p.add(LANES)));
-                if M == 2 {
-                    S::store(d.as_mut_ptr().add(c0).cast(), e0);
-                    S::store(d.as_mut_ptr().add(phase + c0).cast(), o0);
-                } else {
-                    // Evens of the evens are phase 0, odds of the evens phase 2, …
-                    let (e1, o1) = S::unzip(S::load(p.add(2 * LANES)), S::load(p.add(3 * LANES)));
-                    let ((p0, p2), (p1, p3)) = (S::unzip(e0, e1), S::unzip(o0, o1));
-                    for (k, v) in [p0, p1, p2, p3].into_iter().enumerate() {
-                        S::store(d.as_mut_ptr().add(k * phase + c0).cast(), v);
+    unsafe { copy_row::<S>(&mut lines[0][pad.1..pad.1 + len], row_of(0, 0)) };
+    let mut cur = 0;
+    // Plane and row loops (no divisions per row: they showed on small images).
+    for (plane, dst) in out.chunks_exact_mut(hp * wp).enumerate().take(planes) {
+        for iy in 0..rows_in {
+            let (np, ny) = if iy + 1 < rows_in { (plane, iy + 1) } else { (plane + 1, 0) };
+            if np < planes {
+                unsafe { copy_row::<S>(&mut lines[1 - cur][pad.1..pad.1 + len], row_of(np, ny)) };
+            }
+            let line = &lines[cur];
+            cur = 1 - cur;
+            let d = &mut dst[(iy + pad.0) * wp..][..wp];
+            for c0 in (0..whole).step_by(LANES) {
+                // SAFETY: line[M·c0..M·(c0 + LANES)] lies inside `line` (M·(c0 + LANES) ≤ wp);
+                // the stores write d[p·phase + c0..][..LANES] ⊂ d[..wp] for each phase p.
+                unsafe {
+                    let p = line.as_ptr().add(M * c0);
+                    let (e0, o0) = S::unzip(S::load(p), S::load(p.add(LANES)));
+                    if M == 2 {
+                        S::store(d.as_mut_ptr().add(c0).cast(), e0);
+                        S::store(d.as_mut_ptr().add(phase + c0).cast(), o0);
+                    } else {
+                        // Evens of the evens are phase 0, odds of the evens phase 2, …
+                        let (e1, o1) = S::unzip(S::load(p.add(2 * LANES)), S::load(p.add(3 * LANES)));
+                        let ((p0, p2), (p1, p3)) = (S::unzip(e0, e1), S::unzip(o0, o1));
+                        for (k, v) in [p0, p1, p2, p3].into_iter().enumerate() {
+                            S::store(d.as_mut_ptr().add(k * phase + c0).cast(), v);
+                        }
                     }
                 }
             }
-        }
-        for c in whole..phase {
-            for k in 0..M {
-                d[k * phase + c] = MaybeUninit::new(line[M * c + k]);
+            for c in whole..phase {
+                for k in 0..M {
+                    d[k * phase + c] = MaybeUninit::new(line[M * c + k]);
+                }
             }
         }
     }
