@@ -181,7 +181,7 @@ fn forward_tiles<const M: usize, const A: usize>(
         let (planes, slack) = xp.split_at_mut(imgs * c_in * plane);
         let split = Pass::Split { src: &x[first..first + imgs * xs], h: g.h, w: g.w, pad: g.padding, hp, wp };
         // SAFETY (as_uninit): the pass writes f32 values only.
-        transform::<M, A>(isa, split, 0, 0, 0, 0, unsafe { as_uninit(planes) });
+        transform::<M, A>(isa, split, Block::default(), unsafe { as_uninit(planes) });
         slack.fill(0.0);
         let xp = &*xp;
         // V: [α²][c_in][tbp] (+ NR so panels may read past the last tile); M: [α²][c_out][tbp].
@@ -191,12 +191,13 @@ fn forward_tiles<const M: usize, const A: usize>(
             let rows = rows_per_block.min(th - ty0);
             let per = rows * tw;
             let nb = imgs * per;
+            let blk = Block { tw, ty0, rows, tbp };
             // The image's tiles in V are followed by the next image's (or the
             // slack), so the input transform may spill whole vectors past them.
             for k in 0..imgs {
                 let xk = &xp[k * c_in * plane..];
                 let v = unsafe { as_uninit(&mut vv[k * per..]) }; // SAFETY: the pass writes f32 values only.
-                transform::<M, A>(isa, Pass::Input { xp: xk, c_in, plane, wp, v_xi }, tw, ty0, rows, tbp, v);
+                transform::<M, A>(isa, Pass::Input { xp: xk, c_in, plane, wp, v_xi }, blk, v);
             }
             for (xi_, l) in lhs.iter().enumerate() {
                 for pc in (0..c_in).step_by(kds) {
@@ -210,7 +211,7 @@ fn forward_tiles<const M: usize, const A: usize>(
             }
             for (k, yk) in ychunk.chunks_exact_mut(ys).enumerate() {
                 let epi = epi.images(gi * group + k, ys);
-                transform::<M, A>(isa, Pass::Output { m: &mv[k * per..], c_out, m_xi, oh, ow, epi }, tw, ty0, rows, tbp, yk);
+                transform::<M, A>(isa, Pass::Output { m: &mv[k * per..], c_out, m_xi, oh, ow, epi }, blk, yk);
             }
         }
         give_back_scratch(&PADDED, xpv);
@@ -588,6 +589,18 @@ impl Lanes for Portable {
 #[cfg(target_arch = "x86_64")]
 struct Avx2;
 
+/// The [`Avx2`] methods that are one intrinsic on two vectors.
+#[cfg(target_arch = "x86_64")]
+macro_rules! avx2_lanewise {
+    ($($name:ident => $intrinsic:ident),*) => {$(
+        #[target_feature(enable = "avx2")]
+        #[inline]
+        unsafe fn $name(a: Self::V, b: Self::V) -> Self::V {
+            std::arch::x86_64::$intrinsic(a, b)
+        }
+    )*};
+}
+
 #[cfg(target_arch = "x86_64")]
 impl Lanes for Avx2 {
     type V = std::arch::x86_64::__m256;
@@ -608,27 +621,8 @@ impl Lanes for Avx2 {
         // SAFETY: the caller guarantees LANES writable values at `p`.
         unsafe { std::arch::x86_64::_mm256_storeu_ps(p, v) }
     }
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
-        std::arch::x86_64::_mm256_add_ps(a, b)
-    }
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V {
-        std::arch::x86_64::_mm256_sub_ps(a, b)
-    }
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
-        std::arch::x86_64::_mm256_mul_ps(a, b)
-    }
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn max(a: Self::V, b: Self::V) -> Self::V {
-        // maxps returns its second operand unless a > b.
-        std::arch::x86_64::_mm256_max_ps(a, b)
-    }
+    // maxps returns its second operand unless a > b, as `Lanes::max` asks.
+    avx2_lanewise!(add => _mm256_add_ps, sub => _mm256_sub_ps, mul => _mm256_mul_ps, max => _mm256_max_ps);
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn zip(a: Self::V, b: Self::V) -> (Self::V, Self::V) {
@@ -644,6 +638,16 @@ impl Lanes for Avx2 {
         let fix = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
         (fix(_mm256_shuffle_ps::<0b10_00_10_00>(a, b)), fix(_mm256_shuffle_ps::<0b11_01_11_01>(a, b)))
     }
+}
+
+/// Where a transform pass works: tile rows `ty0..ty0+rows` of `tw` tiles,
+/// stored `tbp` apart per row of `V`/`M` (unused by the split copy).
+#[derive(Clone, Copy, Default)]
+struct Block {
+    tw: usize,
+    ty0: usize,
+    rows: usize,
+    tbp: usize,
 }
 
 /// The vectorized passes: padding, and both transforms of one block.
@@ -663,14 +667,8 @@ enum Pass<'a> {
 /// # Safety
 /// `S`'s instructions must be available.
 #[inline(always)]
-unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(
-    pass: Pass,
-    tw: usize,
-    ty0: usize,
-    rows: usize,
-    tbp: usize,
-    buf: &mut [MaybeUninit<f32>],
-) {
+unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(pass: Pass, blk: Block, buf: &mut [MaybeUninit<f32>]) {
+    let Block { tw, ty0, rows, tbp } = blk;
     // SAFETY: forwarded.
     unsafe {
         match pass {
@@ -689,16 +687,9 @@ unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn run_pass_avx2<const M: usize, const A: usize>(
-    pass: Pass,
-    tw: usize,
-    ty0: usize,
-    rows: usize,
-    tbp: usize,
-    buf: &mut [MaybeUninit<f32>],
-) {
+unsafe fn run_pass_avx2<const M: usize, const A: usize>(pass: Pass, blk: Block, buf: &mut [MaybeUninit<f32>]) {
     // SAFETY: AVX2 is enabled here.
-    unsafe { run_pass::<Avx2, M, A>(pass, tw, ty0, rows, tbp, buf) }
+    unsafe { run_pass::<Avx2, M, A>(pass, blk, buf) }
 }
 
 /// Initialized values viewed as possibly uninitialized ones, for passes that
@@ -733,21 +724,13 @@ impl Isa {
 }
 
 /// [`run_pass`] with the vectors of `isa`.
-fn transform<const M: usize, const A: usize>(
-    isa: Isa,
-    pass: Pass,
-    tw: usize,
-    ty0: usize,
-    rows: usize,
-    tbp: usize,
-    buf: &mut [MaybeUninit<f32>],
-) {
+fn transform<const M: usize, const A: usize>(isa: Isa, pass: Pass, blk: Block, buf: &mut [MaybeUninit<f32>]) {
     match isa {
         // SAFETY: Isa::Avx2 is only handed out after detection.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { run_pass_avx2::<M, A>(pass, tw, ty0, rows, tbp, buf) },
+        Isa::Avx2 => unsafe { run_pass_avx2::<M, A>(pass, blk, buf) },
         // SAFETY: the portable vectors need no special instructions.
-        Isa::Portable => unsafe { run_pass::<Portable, M, A>(pass, tw, ty0, rows, tbp, buf) },
+        Isa::Portable => unsafe { run_pass::<Portable, M, A>(pass, blk, buf) },
     }
 }
 
