@@ -680,20 +680,31 @@ fn dot_tile<const MC: usize, const NRR: usize, const FUSED: bool>(
     acc.map(|row| row.map(|v| ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))))
 }
 
+/// One group of images for the weight-gradient dot kernel (see [`dot_tile`]).
+#[derive(Clone, Copy)]
+struct DotGroup<'a> {
+    /// Output channels.
+    c_out: usize,
+    /// Offsets of the im2col rows in a padded image.
+    offsets: &'a [usize],
+    /// Output gradients, `c_out` rows of `g_row` (each row: the group's images, `len8` apart).
+    g: &'a [f32],
+    /// See `g`.
+    g_row: usize,
+    /// Padded images, `x_img` apart.
+    x: &'a [f32],
+    /// See `x`.
+    x_img: usize,
+    /// Images in the group.
+    images: usize,
+    /// Gradient values per image (a multiple of 8).
+    len8: usize,
+}
+
 /// All tiles of one group of images: `out [c_out × kd] += ...` (see [`dot_tile`]).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn dot_all<const FUSED: bool>(
-    c_out: usize,
-    offsets: &[usize],
-    g: &[f32],
-    g_row: usize,
-    x: &[f32],
-    x_img: usize,
-    images: usize,
-    len8: usize,
-    out: &mut [f32],
-) {
+fn dot_all<const FUSED: bool>(job: DotGroup, out: &mut [f32]) {
+    let DotGroup { c_out, offsets, g, g_row, x, x_img, images, len8 } = job;
     let kd = offsets.len();
     let (co_main, r_main) = (c_out / DOT_CO * DOT_CO, kd / DOT_R * DOT_R);
     let g_img = len8;
@@ -730,19 +741,8 @@ fn dot_all<const FUSED: bool>(
 /// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn dot_all_avx2(
-    c_out: usize,
-    offsets: &[usize],
-    g: &[f32],
-    g_row: usize,
-    x: &[f32],
-    x_img: usize,
-    images: usize,
-    len8: usize,
-    out: &mut [f32],
-) {
-    dot_all::<true>(c_out, offsets, g, g_row, x, x_img, images, len8, out)
+unsafe fn dot_all_avx2(job: DotGroup, out: &mut [f32]) {
+    dot_all::<true>(job, out)
 }
 
 /// Weight gradient of a stride-1 convolution without im2col: with each image
@@ -793,14 +793,14 @@ fn weight_grad_direct(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32], sim
                     }
                 }
             }
-            let g_row = count * len8;
+            let job = DotGroup { c_out: g.c_out, offsets: &offsets, g: gb, g_row: count * len8, x: xb, x_img, images: count, len8 };
             #[cfg(target_arch = "x86_64")]
             if fast {
                 // SAFETY: AVX2 and FMA were detected above.
-                unsafe { dot_all_avx2(g.c_out, &offsets, gb, g_row, xb, x_img, count, len8, part) };
+                unsafe { dot_all_avx2(job, part) };
                 continue;
             }
-            dot_all::<false>(g.c_out, &offsets, gb, g_row, xb, x_img, count, len8, part);
+            dot_all::<false>(job, part);
         }
         give_back_scratch(&PACK_COL, xb);
         give_back_scratch(&OUT_BLOCK, gb);

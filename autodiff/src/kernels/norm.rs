@@ -179,17 +179,14 @@ pub fn normalize(
 /// `x̂ = (x − mean)·invstd` and `g` the gradient of the output: returns
 /// `(gx, Σ g, Σ g·x̂)` where the sums are per channel (the gradients of β
 /// and γ) and `gx = γ·invstd·(g − mean(g) − x̂·mean(g·x̂))`.
-#[allow(clippy::too_many_arguments)]
 pub fn backward(
     x: &[f32],
     g: &[f32],
-    n: usize,
-    c: usize,
-    inner: usize,
-    mean: &[f32],
-    invstd: &[f32],
+    (n, c, inner): (usize, usize, usize),
+    stats: &ChannelStats,
     weight: Option<&[f32]>,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (mean, invstd) = (&stats.mean[..], &stats.invstd[..]);
     assert_eq!(x.len(), n * c * inner, "batch-norm backward: {} values do not fit [{n}, {c}, {inner}]", x.len());
     assert_eq!(g.len(), x.len(), "batch-norm backward: gradient has {} values, input {}", g.len(), x.len());
     let blocks = Blocks::new(n, c, inner);
@@ -264,18 +261,15 @@ pub struct DoubleBackward {
 /// Second-order batch-norm kernel: the gradients of `Σ v·gx` with respect
 /// to `x`, `g` and `γ` (see [`DoubleBackward`]); one reduction pass and two
 /// elementwise passes over `x`, `g`, `v`.
-#[allow(clippy::too_many_arguments)]
 pub fn double_backward(
     x: &[f32],
     g: &[f32],
     v: &[f32],
-    n: usize,
-    c: usize,
-    inner: usize,
-    mean: &[f32],
-    invstd: &[f32],
+    (n, c, inner): (usize, usize, usize),
+    stats: &ChannelStats,
     weight: Option<&[f32]>,
 ) -> DoubleBackward {
+    let (mean, invstd) = (&stats.mean[..], &stats.invstd[..]);
     assert_eq!(x.len(), n * c * inner, "batch-norm double backward: {} values do not fit [{n}, {c}, {inner}]", x.len());
     assert!(g.len() == x.len() && v.len() == x.len(), "batch-norm double backward: lengths {} {} {}", x.len(), g.len(), v.len());
     let blocks = Blocks::new(n, c, inner);
@@ -357,7 +351,7 @@ mod tests {
         let g = rng.vec(n * c * inner);
         let w = [0.5f32, -2.0];
         let s = channel_stats(&x, n, c, inner, 1e-5);
-        let (gx, sg, sgx) = backward(&x, &g, n, c, inner, &s.mean, &s.invstd, Some(&w));
+        let (gx, sg, sgx) = backward(&x, &g, (n, c, inner), &s, Some(&w));
         let cnt = (n * inner) as f64;
         for ch in 0..c {
             let idx: Vec<usize> = (0..n).flat_map(|i| (0..inner).map(move |j| (i * c + ch) * inner + j)).collect();

@@ -154,7 +154,7 @@ impl Backward for BatchNormTrain {
             // First order: one fused kernel; the results are constants.
             let (n, c, inner) = around_axis(x.shape(), 1);
             let s = &self.stats;
-            let (gx, sum_g, sum_gxhat) = k::backward(x.data(), g.data(), n, c, inner, &s.mean, &s.invstd, w.map(Tensor::data));
+            let (gx, sum_g, sum_gxhat) = k::backward(x.data(), g.data(), (n, c, inner), s, w.map(Tensor::data));
             (
                 x.requires_grad().then(|| Tensor::from_vec(gx, x.shape())),
                 need_w.then(|| Tensor::from_vec(sum_gxhat, &[c])),
@@ -235,7 +235,7 @@ fn bn_grad(x: &Tensor, weight: Option<&Tensor>, g: &Tensor, eps: f32, stats: Opt
     assert_eq!(g.shape(), x.shape(), "batch_norm backward: gradient {:?} for input {:?}", g.shape(), x.shape());
     let stats = stats.cloned().unwrap_or_else(|| stats_of(x, eps));
     let (n, c, inner) = around_axis(x.shape(), 1);
-    let (gx, _, _) = k::backward(x.data(), g.data(), n, c, inner, &stats.mean, &stats.invstd, weight.map(Tensor::data));
+    let (gx, _, _) = k::backward(x.data(), g.data(), (n, c, inner), &stats, weight.map(Tensor::data));
     let mut inputs = vec![x.clone()];
     inputs.extend(weight.cloned());
     inputs.push(g.clone());
@@ -267,7 +267,7 @@ impl Backward for BnBackward {
             // Not recording (e.g. the second pass of an HVP): one fused kernel.
             let (n, c, inner) = around_axis(x.shape(), 1);
             let s = &self.stats;
-            let d = k::double_backward(x.data(), g.data(), v.data(), n, c, inner, &s.mean, &s.invstd, w.map(Tensor::data));
+            let d = k::double_backward(x.data(), g.data(), v.data(), (n, c, inner), s, w.map(Tensor::data));
             let mut out = vec![x.requires_grad().then(|| Tensor::from_vec(d.gx, x.shape()))];
             if self.has_weight {
                 out.push(need_w.then(|| Tensor::from_vec(d.gw, &[c])));
