@@ -255,6 +255,8 @@ thread_local! {
     /// Per-thread buffer for panels packed by [`pack_im2col`] and for the
     /// zero-padded images of the direct paths.
     static PACK_COL: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// Per-thread buffer for the phase-split images of [`forward_split_columns`].
+    static SPLIT: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Output positions per packed block of the implicit-GEMM path: enough that
@@ -458,6 +460,8 @@ pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilog
         winograd::forward(g, x, w, epi, y);
     } else if g.stride == (1, 1) {
         forward_direct(g, x, w, epi, y);
+    } else if g.stride.1 == 2 {
+        forward_split_columns(g, x, w, epi, y);
     } else {
         let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
         let kds = slice_depth(kd);
@@ -481,6 +485,95 @@ pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilog
             // SAFETY: the k slices above wrote every column block of every row.
             finish_image(&epi.images(i, ys), no, unsafe { assume_init(yi) });
         });
+    }
+}
+
+/// Convolutions with column stride 2 (ResNet's downsampling 3×3 and 1×1):
+/// each image is first copied zero-padded with its columns split into even
+/// and odd phases, so every run of an im2col row within an output row is a
+/// contiguous slice and the GEMM panels are packed by plain copies.
+fn forward_split_columns(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>]) {
+    let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
+    let ys = g.c_out * no;
+    let (sh, (dh, dw)) = (g.stride.0, g.dilation);
+    // Padded rows read: oy·sh + ki·dh; columns: 2·ox + kj·dw, i.e. phase
+    // (kj·dw) mod 2, entry ox + kj·dw/2.
+    let hp = (g.out_h() - 1) * sh + (g.kh - 1) * dh + 1;
+    let phase = g.out_w() + (g.kw - 1) * dw / 2;
+    let geo = SplitImage { hp, wp: 2 * phase, sh, dh, dw, kh: g.kh, kw: g.kw, ow: g.out_w() };
+    let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
+    let kds = slice_depth(kd);
+    let cols = cols_per_block(kd).min(round_up(no, NR));
+    let split_len = g.c_in * hp * 2 * phase;
+    y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| {
+        // NR values of slack: the packing copies whole panel rows.
+        let mut sv = take_scratch(&SPLIT, split_len + NR);
+        winograd::pad_split_pairs(&x[i * xs..(i + 1) * xs], (g.h, g.w), g.padding, (hp, 2 * phase), &mut sv[..split_len]);
+        sv[split_len..split_len + NR].fill(0.0);
+        // NR values of slack: the last panel row's copy may spill past it.
+        let mut bp = take_scratch(&PACK_COL, kds * cols + NR);
+        for j0 in (0..no).step_by(cols) {
+            let nb = cols.min(no - j0);
+            for pc in (0..kd).step_by(kds) {
+                let kc = kds.min(kd - pc);
+                pack_split_im2col(&geo, &sv[..split_len + NR], pc, kc, j0, nb, &mut bp);
+                // SAFETY: as in the implicit-GEMM path of `conv2d_forward_into`.
+                unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), nb, yi.as_mut_ptr().add(j0).cast(), no, pc > 0) };
+            }
+        }
+        give_back_scratch(&PACK_COL, bp);
+        give_back_scratch(&SPLIT, sv);
+        // SAFETY: the k slices above wrote every column block of every row.
+        finish_image(&epi.images(i, ys), no, unsafe { assume_init(yi) });
+    });
+}
+
+/// Geometry of an image copied by [`winograd::pad_split_pairs`] for
+/// [`pack_split_im2col`].
+struct SplitImage {
+    /// Padded rows and columns per plane (`wp` = 2 phases).
+    hp: usize,
+    wp: usize,
+    /// Row stride, row dilation and column dilation of the convolution.
+    sh: usize,
+    dh: usize,
+    dw: usize,
+    /// Kernel size and output width.
+    kh: usize,
+    kw: usize,
+    ow: usize,
+}
+
+/// [`pack_im2col`] from a phase-split padded image (`xs`, with at least
+/// `NR` values after its planes): every run is a copy of `NR` values
+/// (later runs overwrite what an earlier one copied past its end, so `out`
+/// needs `NR` values of slack).
+fn pack_split_im2col(s: &SplitImage, xs: &[f32], pc: usize, kc: usize, j0: usize, nb: usize, out: &mut [f32]) {
+    let (plane, phase) = (s.hp * s.wp, s.wp / 2);
+    assert!(out.len() >= round_up(nb, NR) * kc + NR);
+    for p in 0..nb.div_ceil(NR) {
+        let q0 = j0 + p * NR;
+        let nr = NR.min(j0 + nb - q0);
+        // The panel's runs within output rows: (offset in the panel, offset of the run's first input).
+        let mut runs = [(0usize, 0usize); NR];
+        let mut nruns = 0;
+        let mut q = q0;
+        while q < q0 + nr {
+            let (oy, ox) = (q / s.ow, q % s.ow);
+            runs[nruns] = (q - q0, oy * s.sh * s.wp + ox);
+            nruns += 1;
+            q += (s.ow - ox).min(q0 + nr - q);
+        }
+        for kk in 0..kc {
+            let r = pc + kk;
+            let (kj, ki, ci) = (r % s.kw, (r / s.kw) % s.kh, r / (s.kh * s.kw));
+            let base = ci * plane + ki * s.dh * s.wp + (kj * s.dw % 2) * phase + kj * s.dw / 2;
+            let dst = (p * kc + kk) * NR;
+            for &(off, src) in &runs[..nruns] {
+                let (d, v) = (&mut out[dst + off..dst + off + NR], &xs[base + src..base + src + NR]);
+                d.copy_from_slice(v);
+            }
+        }
     }
 }
 
@@ -953,6 +1046,12 @@ mod tests {
             // Direct stride-1 path: dilation, unequal padding, several k slices (c_in·9 > KC).
             geom(2, 40, 6, 7, 9, 3, 3, (1, 1), (2, 1), (2, 1)),
             geom(2, 3, 17, 19, 20, 3, 3, (1, 1), (1, 1), (1, 1)),
+            // Column stride 2 (phase-split packing): ResNet's downsampling 3×3 and 1×1,
+            // odd sizes, dilation with several k slices, more positions than one column block.
+            geom(3, 16, 16, 16, 32, 3, 3, (2, 2), (1, 1), (1, 1)),
+            geom(2, 16, 15, 13, 8, 1, 1, (2, 2), (0, 0), (1, 1)),
+            geom(2, 40, 9, 11, 6, 3, 3, (1, 2), (1, 2), (1, 2)),
+            geom(2, 1, 140, 141, 2, 1, 1, (2, 2), (0, 0), (1, 1)),
             // Big enough to make the inner gemm go parallel and to chunk the batch.
             geom(5, 16, 20, 18, 24, 3, 3, (1, 1), (1, 1), (1, 1)),
         ]

@@ -296,6 +296,17 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
     }
 }
 
+/// Zero-padded copy of `planes` images of `h × w` into planes of `hp × wp`
+/// with columns split into two phases (see [`pad_split`]; `wp` even): the
+/// layout of the strided convolution's packing, whose stride-2 column runs
+/// then are contiguous.
+pub(crate) fn pad_split_pairs(src: &[f32], (h, w): (usize, usize), pad: (usize, usize), (hp, wp): (usize, usize), out: &mut [f32]) {
+    assert!(wp % 2 == 0 && out.len() == src.len() / (h * w).max(1) * hp * wp);
+    let split = Pass::Split { src, h, w, pad, hp, wp };
+    // SAFETY (as_uninit): the pass writes f32 values only.
+    transform::<2, 4>(Isa::detect(), split, Block::default(), unsafe { as_uninit(out) });
+}
+
 /// `dst = src` (equal lengths) in vectors, without a call to `memcpy`.
 ///
 /// # Safety
