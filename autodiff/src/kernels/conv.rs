@@ -1068,6 +1068,9 @@ mod tests {
         gs.push(geom(2, 64, 5, 6, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // Winograd F(2×2)
         gs.push(geom(2, 64, 3, 3, 64, 3, 3, (1, 1), (0, 0), (1, 1))); // Winograd, odd output
         gs.push(geom(2, 16, 6, 35, 16, 3, 3, (1, 1), (1, 1), (1, 1))); // Winograd F(4×4), partial vectors
+        gs.push(geom(2, 64, 8, 8, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // F(2×2), row pairs
+        gs.push(geom(2, 32, 10, 7, 32, 3, 3, (1, 1), (1, 1), (1, 1))); // F(2×2), row pairs, odd tile rows
+        gs.push(geom(2, 16, 16, 15, 16, 3, 3, (1, 1), (1, 1), (1, 1))); // F(4×4), row pairs, partial vectors
         for g in gs {
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
             let w = rng.vec(g.c_out * g.k_dim());

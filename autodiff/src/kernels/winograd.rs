@@ -51,10 +51,10 @@ const BLOCK_BYTES: usize = 1 << 18;
 const LANES: usize = 8;
 
 /// Channels from which the transforms pay for themselves.  Measured with
-/// `bench_winograd_vs_direct` (batch 128, one thread, ms): 16 channels at
-/// 32×32 F(4×4) 6.4, F(2×2) 7.4–7.8, direct 8.5–8.7; 32 at 16×16 F(4×4)
-/// 4.8–7.4, F(2×2) 5.5–7.6, direct 8.8–11.1; 64 at 8×8 F(2×2) 5.0–5.3,
-/// F(4×4) 5.6–8.8, direct 8.7–11.5 (the VM was shared, hence the ranges).
+/// `bench_winograd_vs_direct` (batch 128, one thread, best of 3 runs of
+/// best-of-7, ms): 16 channels at 32×32 F(4×4) 6.2, F(2×2) 7.1, direct 8.4;
+/// 32 at 16×16 F(4×4) 4.7, F(2×2) 5.2, direct 8.7; 64 at 8×8 F(2×2) 4.6,
+/// F(4×4) 5.5, direct 8.5.
 const MIN_CHANNELS: usize = 16;
 
 /// Whether [`forward`] handles `g`: 3×3 kernel, stride 1, no dilation, a
@@ -70,11 +70,12 @@ fn applies_with(g: &Conv2dGeom, min_channels: usize) -> bool {
 }
 
 /// Output tile size for `g`: 4 when a tile row fills whole vectors of
-/// F(4×4) tiles (wide images: the 4× saving and fewer transformed values
-/// per output), else 2 (small images, where 4×4 tiles would leave most
-/// vector lanes empty).
+/// F(4×4) tiles, or half of one (see [`row_pairs`]): the 4× saving and
+/// fewer transformed values per output; else 2 (small images, where 4×4
+/// tiles would leave most vector lanes empty).
 fn tile_size(g: &Conv2dGeom) -> usize {
-    if g.out_w().div_ceil(4) >= LANES {
+    let tw = g.out_w().div_ceil(4);
+    if tw >= LANES || row_pairs(tw) {
         4
     } else {
         2
@@ -160,7 +161,13 @@ fn forward_tiles<const M: usize, const A: usize>(
     // or of some tile rows of one image, so that V and M fit the budget.
     let budget = (BLOCK_BYTES / (4 * xis * (c_in + c_out))).max(tw);
     let t_img = th * tw;
-    let (group, rows_per_block) = if t_img <= budget { ((budget / t_img).clamp(1, g.n), th) } else { (1, (budget / tw).clamp(1, th)) };
+    let (group, rows_per_block) = if t_img <= budget {
+        ((budget / t_img).clamp(1, g.n), th)
+    } else if row_pairs(tw) {
+        (1, (budget / tw / 2 * 2).clamp(2, th))
+    } else {
+        (1, (budget / tw).clamp(1, th))
+    };
     // LANES columns of slack when tile rows end inside a vector: the input
     // transform stores whole vectors.
     let slack = if tw % LANES == 0 { 0 } else { LANES };
@@ -226,6 +233,10 @@ fn forward_tiles<const M: usize, const A: usize>(
 /// `tx` then reads phase `p` at `tx` and `tx + 1`, contiguous over `tx`.
 /// Rows or columns that fall outside `hp × wp` are dropped.
 ///
+/// Phases of at most [`LANES`] columns (small images) are stored as whole
+/// vectors in increasing address order: each spills past its phase into the
+/// next one or the next row, which are written (or zeroed) afterwards.
+///
 /// # Safety
 /// `S`'s instructions must be available.
 #[inline(always)]
@@ -241,25 +252,26 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
         out.fill(MaybeUninit::new(0.0));
         return;
     }
-    // Only the padding rows are zeroed; image rows are written whole below.
-    for dst in out.chunks_exact_mut(hp * wp) {
-        dst[..pad.0 * wp].fill(MaybeUninit::new(0.0));
-        dst[(pad.0 + rows_in) * wp..].fill(MaybeUninit::new(0.0));
-    }
+    let planes = src.len() / (h * w);
+    assert_eq!(out.len(), planes * hp * wp, "pad_split: output length");
     let phase = wp / M;
     let whole = phase / LANES * LANES;
     // Each row is copied into one of two padded lines one row before it is
     // split (loads right after the copy's stores would stall on store
-    // forwarding), then split M·LANES columns at a time.
-    let mut lines = [vec![0.0f32; wp], vec![0.0f32; wp]];
+    // forwarding), then split M·LANES columns at a time.  The lines are long
+    // enough for one whole chunk (zeros past `wp`).
+    let mut lines = [vec![0.0f32; wp.max(M * LANES)], vec![0.0f32; wp.max(M * LANES)]];
     let len = w.min(wp.saturating_sub(pad.1));
-    let planes = src.len() / (h * w);
     let row_of = |plane: usize, iy: usize| &src[plane * h * w + iy * w..][..len];
     // SAFETY (both copies): forwarded.
     unsafe { copy_row::<S>(&mut lines[0][pad.1..pad.1 + len], row_of(0, 0)) };
     let mut cur = 0;
     // Plane and row loops (no divisions per row: they showed on small images).
-    for (plane, dst) in out.chunks_exact_mut(hp * wp).enumerate().take(planes) {
+    for plane in 0..planes {
+        let first = plane * hp * wp;
+        // Padding rows are zeroed around the image rows: the top ones before
+        // (over a spill of the previous plane), the bottom ones after.
+        out[first..first + pad.0 * wp].fill(MaybeUninit::new(0.0));
         for iy in 0..rows_in {
             let (np, ny) = if iy + 1 < rows_in { (plane, iy + 1) } else { (plane + 1, 0) };
             if np < planes {
@@ -267,32 +279,39 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
             }
             let line = &lines[cur];
             cur = 1 - cur;
-            let d = &mut dst[(iy + pad.0) * wp..][..wp];
-            for c0 in (0..whole).step_by(LANES) {
-                // SAFETY: line[M·c0..M·(c0 + LANES)] lies inside `line` (M·(c0 + LANES) ≤ wp);
-                // the stores write d[p·phase + c0..][..LANES] ⊂ d[..wp] for each phase p.
+            let at = first + (iy + pad.0) * wp;
+            // One spilling chunk when the phases are short and the spill stays inside `out`.
+            let spill = phase < LANES && at + (M - 1) * phase + LANES <= out.len();
+            let chunks = if spill { LANES } else { whole };
+            let d = out.as_mut_ptr().cast::<f32>().add(at);
+            for c0 in (0..chunks).step_by(LANES) {
+                // SAFETY: line[M·c0..M·(c0 + LANES)] lies inside `line` (M·(c0 + LANES) ≤
+                // max(wp, M·LANES)); the stores write d[p·phase + c0..][..LANES], inside
+                // the row when c0 + LANES ≤ whole, else (one chunk) inside `out` by `spill`.
                 unsafe {
                     let p = line.as_ptr().add(M * c0);
                     let (e0, o0) = S::unzip(S::load(p), S::load(p.add(LANES)));
                     if M == 2 {
-                        S::store(d.as_mut_ptr().add(c0).cast(), e0);
-                        S::store(d.as_mut_ptr().add(phase + c0).cast(), o0);
+                        S::store(d.add(c0), e0);
+                        S::store(d.add(phase + c0), o0);
                     } else {
                         // Evens of the evens are phase 0, odds of the evens phase 2, …
                         let (e1, o1) = S::unzip(S::load(p.add(2 * LANES)), S::load(p.add(3 * LANES)));
                         let ((p0, p2), (p1, p3)) = (S::unzip(e0, e1), S::unzip(o0, o1));
                         for (k, v) in [p0, p1, p2, p3].into_iter().enumerate() {
-                            S::store(d.as_mut_ptr().add(k * phase + c0).cast(), v);
+                            S::store(d.add(k * phase + c0), v);
                         }
                     }
                 }
             }
-            for c in whole..phase {
+            let row = &mut out[at..at + wp];
+            for c in chunks.min(phase)..phase {
                 for k in 0..M {
-                    d[k * phase + c] = MaybeUninit::new(line[M * c + k]);
+                    row[k * phase + c] = MaybeUninit::new(line[M * c + k]);
                 }
             }
         }
+        out[first + (pad.0 + rows_in) * wp..first + hp * wp].fill(MaybeUninit::new(0.0));
     }
 }
 
@@ -325,14 +344,14 @@ unsafe fn copy_row<S: Lanes>(dst: &mut [f32], src: &[f32]) {
 
 /// `V[ξ][ci][t] = (Bᵀ d B)[ξ]` for the tiles of tile rows `ty0..ty0+rows`
 /// (`t` counted from the block's first tile), [`LANES`] tiles of a tile row
-/// at a time, from planes stored by [`pad_split`].
+/// (or of two, see [`row_pairs`]) at a time, from planes stored by [`pad_split`].
 ///
 /// # Safety
 /// `S`'s instructions must be available.
 // The passes index columns of row-major tiles, which iterators do not express.
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn input_transform<S: Lanes, const M: usize, const A: usize>(
+unsafe fn input_transform<S: Lanes, const M: usize, const A: usize, const PAIRS: bool>(
     xp: &[f32],
     (c_in, v_xi): (usize, usize),
     (plane, wp): (usize, usize),
@@ -345,22 +364,29 @@ unsafe fn input_transform<S: Lanes, const M: usize, const A: usize>(
     let phase = wp / M;
     assert!(xp.len() >= c_in * plane + 2 * LANES && (M * (ty0 + rows) + 2) * wp <= plane);
     assert!(c_in * tbp <= v_xi && v.len() >= (A * A - 1) * v_xi + (c_in - 1) * tbp + rows * tw + LANES);
+    let pairs = PAIRS;
+    debug_assert_eq!(pairs, row_pairs(tw));
     for ci in 0..c_in {
-        for r in 0..rows {
+        for r in (0..rows).step_by(if pairs { 2 } else { 1 }) {
             let ty = ty0 + r;
+            // With row pairs, the upper half of the lanes is the next tile row
+            // (this one again at the block's end: those lanes are not used).
+            let next = if pairs && r + 1 < rows { M * wp } else { 0 };
             for tx0 in (0..tw).step_by(LANES) {
-                // SAFETY: row M·ty+k of plane ci lies inside `xp` with 2·LANES values
-                // after it (asserted above); the loads read LANES values from phase
-                // entry tx0 + 0 or 1 ≤ phase of it; the stores write tiles
-                // r·tw+tx0.. +LANES, inside each V row's tbp ≥ rows·tw + LANES or,
-                // when tw is a multiple of LANES, ≤ rows·tw.
+                // SAFETY: rows M·ty+k (and M·ty+k+M with pairs) of plane ci lie inside
+                // `xp` with 2·LANES values after them (asserted above); the loads read
+                // LANES (or LANES/2) values from phase entry tx0 + 0 or 1 ≤ phase of
+                // them; the stores write tiles r·tw+tx0.. +LANES, inside each V row's
+                // tbp ≥ rows·tw + LANES or, when tw is a multiple of LANES, ≤ rows·tw.
                 unsafe {
                     // h[k][j]: row k of the tiles after the horizontal pass (d B), column j.
                     let mut h = [[S::splat(0.0); A]; A];
                     for (k, hk) in h.iter_mut().enumerate() {
                         let row = xp.as_ptr().add(ci * plane + (M * ty + k) * wp + tx0);
                         // Column c of every tile: phase c mod M, entry tx + c / M.
-                        let cols: [S::V; A] = std::array::from_fn(|c| S::load(row.add((c % M) * phase + c / M)));
+                        let at = |c: usize| row.add((c % M) * phase + c / M);
+                        let cols: [S::V; A] =
+                            std::array::from_fn(|c| if pairs { S::load_halves(at(c), at(c).add(next)) } else { S::load(at(c)) });
                         *hk = b_t::<S, M, A>(cols);
                     }
                     for j in 0..A {
@@ -430,14 +456,14 @@ unsafe fn a_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; 
 
 /// `Y = Aᵀ m A` finished by `epi` (bias, residual of this image, ReLU) for
 /// every tile of the block, written into the image's output, [`LANES`]
-/// tiles of a tile row at a time; the M output columns of each tile are
-/// interleaved into the output rows.
+/// tiles of a tile row (or of two, see [`row_pairs`]) at a time; the M
+/// output columns of each tile are interleaved into the output rows.
 ///
 /// # Safety
 /// `S`'s instructions must be available.
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
+unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const PAIRS: bool>(
     m: &[f32],
     (c_out, m_xi): (usize, usize),
     epi: ConvEpilogue,
@@ -451,32 +477,32 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
 ) {
     assert!(c_out * tbp <= m_xi && m.len() >= (A * A - 1) * m_xi + (c_out - 1) * tbp + rows * tw + LANES && y.len() >= c_out * oh * ow);
     assert!(epi.residual.is_none_or(|r| r.len() >= c_out * oh * ow));
+    let pairs = PAIRS;
+    debug_assert_eq!(pairs, row_pairs(tw));
+    // Output vectors per tile row of a lane group.
+    let per_row = if pairs { M / 2 } else { M };
     for co in 0..c_out {
         // SAFETY: the instructions are available (caller); every load reads tiles
         // r·tw+tx0.. +LANES of a row of M, inside its tbp ≥ rows·tw + LANES
-        // (asserted above); every store writes columns M·tx0.. +len ≤ ow of
-        // output row oy < oh of plane co.
+        // (asserted above); every store writes columns x.. +len ≤ ow of output
+        // row oy < oh of plane co.
         unsafe {
             let b = S::splat(epi.bias.map_or(0.0, |b| b[co]));
             let zero = S::splat(0.0);
             let yo = y.as_mut_ptr().cast::<f32>().add(co * oh * ow);
-            for r in 0..rows {
+            for r in (0..rows).step_by(if pairs { 2 } else { 1 }) {
                 let ty = ty0 + r;
+                // Tile rows of this lane group inside the block.
+                let group_rows = if pairs { 2.min(rows - r) } else { 1 };
                 for tx0 in (0..tw).step_by(LANES) {
-                    let cnt = LANES.min(tw - tx0);
                     let at = |xi: usize| S::load(m.as_ptr().add(xi * m_xi + co * tbp + r * tw + tx0));
                     // s[i] = (m A)[i]: row i of the tile reduced to its M columns.
                     let s: [[S::V; M]; A] = std::array::from_fn(|i| a_t::<S, M, A>(std::array::from_fn(|j| at(i * A + j))));
                     // q[c][a]: output row a, column c of each tile.
                     let q: [[S::V; M]; M] = std::array::from_fn(|c| a_t::<S, M, A>(std::array::from_fn(|i| s[i][c])));
-                    let ox0 = M * tx0;
-                    let len = (M * cnt).min(ow - ox0);
                     for a in 0..M {
-                        let oy = M * ty + a;
-                        if oy >= oh {
-                            break;
-                        }
-                        // The M columns of each tile interleaved: M vectors of output row oy.
+                        // The M columns of each tile interleaved: M vectors of output
+                        // columns, `per_row` of them per tile row of the group.
                         let mut out = [b; M];
                         if M == 2 {
                             (out[0], out[1]) = S::zip(S::add(q[0][a], b), S::add(q[1][a], b));
@@ -487,39 +513,60 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize>(
                                 *o = S::add(v, b);
                             }
                         }
-                        let at = co * oh * ow + oy * ow + ox0;
-                        let p = yo.add(oy * ow + ox0);
-                        // Whole vectors straight to the output, a partial one through `buf`.
-                        let mut buf = [0.0f32; 4 * LANES];
-                        let whole = len == M * LANES;
-                        if let Some(r) = epi.residual {
-                            let rp = if whole {
-                                r.as_ptr().add(at)
-                            } else {
-                                buf[..len].copy_from_slice(&r[at..at + len]);
-                                buf.as_ptr()
-                            };
-                            for (k, o) in out.iter_mut().enumerate() {
-                                *o = S::add(*o, S::load(rp.add(k * LANES)));
+                        for gr in 0..group_rows {
+                            let oy = M * (ty + gr) + a;
+                            if oy >= oh {
+                                break;
                             }
-                        }
-                        if epi.relu {
-                            for o in out.iter_mut() {
-                                *o = S::max(*o, zero);
+                            let x0 = M * tx0;
+                            let vecs = &mut out[gr * per_row..(gr + 1) * per_row];
+                            let row = co * oh * ow + oy * ow;
+                            if x0 + per_row * LANES <= ow {
+                                // Whole vectors: straight from the residual, straight to the output.
+                                if let Some(res) = epi.residual {
+                                    let rp = res[row + x0..row + x0 + per_row * LANES].as_ptr();
+                                    for (k, o) in vecs.iter_mut().enumerate() {
+                                        *o = S::add(*o, S::load(rp.add(k * LANES)));
+                                    }
+                                }
+                                for (k, o) in vecs.iter_mut().enumerate() {
+                                    let v = if epi.relu { S::max(*o, zero) } else { *o };
+                                    S::store(yo.add(oy * ow + x0 + k * LANES), v);
+                                }
+                                continue;
                             }
-                        }
-                        let dst = if whole { p } else { buf.as_mut_ptr() };
-                        for (k, &v) in out.iter().enumerate() {
-                            S::store(dst.add(k * LANES), v);
-                        }
-                        if !whole {
-                            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, len);
+                            // Partial vectors through `buf`.
+                            for (k, &o) in vecs.iter().enumerate() {
+                                let x = x0 + k * LANES;
+                                let len = LANES.min(ow.saturating_sub(x));
+                                if len == 0 {
+                                    break;
+                                }
+                                let mut buf = [0.0f32; LANES];
+                                let mut v = o;
+                                if let Some(res) = epi.residual {
+                                    buf[..len].copy_from_slice(&res[row + x..row + x + len]);
+                                    v = S::add(v, S::load(buf.as_ptr()));
+                                }
+                                if epi.relu {
+                                    v = S::max(v, zero);
+                                }
+                                S::store(buf.as_mut_ptr(), v);
+                                std::ptr::copy_nonoverlapping(buf.as_ptr(), yo.add(oy * ow + x), len);
+                            }
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// Whether the lanes of the transforms cover two tile rows of `LANES/2`
+/// tiles each (images exactly that many tiles wide: ResNet's 8×8 maps with
+/// F(2×2) and 16×16 ones with F(4×4)), instead of [`LANES`] tiles of one row.
+fn row_pairs(tw: usize) -> bool {
+    2 * tw == LANES
 }
 
 /// Eight `f32` lanes, as AVX2 registers or as a portable array, for the
@@ -531,6 +578,8 @@ trait Lanes {
     unsafe fn splat(x: f32) -> Self::V;
     /// [`LANES`] values from `p` (unaligned).
     unsafe fn load(p: *const f32) -> Self::V;
+    /// `LANES/2` values from `lo`, then `LANES/2` from `hi` (unaligned).
+    unsafe fn load_halves(lo: *const f32, hi: *const f32) -> Self::V;
     /// Writes [`LANES`] values to `p` (unaligned).
     unsafe fn store(p: *mut f32, v: Self::V);
     /// `a + b`.
@@ -560,6 +609,11 @@ impl Lanes for Portable {
     unsafe fn load(p: *const f32) -> Self::V {
         // SAFETY: the caller guarantees LANES readable values at `p`.
         unsafe { p.cast::<[f32; LANES]>().read_unaligned() }
+    }
+    #[inline(always)]
+    unsafe fn load_halves(lo: *const f32, hi: *const f32) -> Self::V {
+        // SAFETY: the caller guarantees LANES/2 readable values at each.
+        unsafe { std::array::from_fn(|l| if l < LANES / 2 { *lo.add(l) } else { *hi.add(l - LANES / 2) }) }
     }
     #[inline(always)]
     unsafe fn store(p: *mut f32, v: Self::V) {
@@ -628,6 +682,12 @@ impl Lanes for Avx2 {
     }
     #[target_feature(enable = "avx2")]
     #[inline]
+    unsafe fn load_halves(lo: *const f32, hi: *const f32) -> Self::V {
+        // SAFETY: the caller guarantees LANES/2 readable values at each.
+        unsafe { std::arch::x86_64::_mm256_loadu2_m128(hi, lo) }
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
     unsafe fn store(p: *mut f32, v: Self::V) {
         // SAFETY: the caller guarantees LANES writable values at `p`.
         unsafe { std::arch::x86_64::_mm256_storeu_ps(p, v) }
@@ -684,9 +744,21 @@ unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(pass: Pass, blk: Bl
     unsafe {
         match pass {
             Pass::Split { src, h, w, pad, hp, wp } => pad_split::<S, M>(src, (h, w), pad, (hp, wp), buf),
-            Pass::Input { xp, c_in, plane, wp, v_xi } => input_transform::<S, M, A>(xp, (c_in, v_xi), (plane, wp), tw, ty0, rows, tbp, buf),
+            // Row pairs or not as a constant, so that neither loop tests it per vector.
+            Pass::Input { xp, c_in, plane, wp, v_xi } => {
+                let (sizes, dims) = ((c_in, v_xi), (plane, wp));
+                if row_pairs(tw) {
+                    input_transform::<S, M, A, true>(xp, sizes, dims, tw, ty0, rows, tbp, buf)
+                } else {
+                    input_transform::<S, M, A, false>(xp, sizes, dims, tw, ty0, rows, tbp, buf)
+                }
+            }
             Pass::Output { m, c_out, m_xi, oh, ow, epi } => {
-                output_transform::<S, M, A>(m, (c_out, m_xi), epi, tbp, tw, ty0, rows, oh, ow, buf)
+                if row_pairs(tw) {
+                    output_transform::<S, M, A, true>(m, (c_out, m_xi), epi, tbp, tw, ty0, rows, oh, ow, buf)
+                } else {
+                    output_transform::<S, M, A, false>(m, (c_out, m_xi), epi, tbp, tw, ty0, rows, oh, ow, buf)
+                }
             }
         }
     }
@@ -770,6 +842,12 @@ mod tests {
             geom(4, 16, 32, 32, 16, (1, 1)),
             geom(7, 8, 6, 6, 8, (1, 1)),   // several images per block, a partial last group
             geom(2, 8, 34, 37, 8, (1, 1)), // several vectors of tiles per row, odd width
+            // Row pairs (4 tiles per row): F(4×4) at 16 wide, F(2×2) at 8; partial
+            // vectors, an odd number of tile rows, blocks of some tile rows.
+            geom(2, 8, 16, 16, 8, (1, 1)),
+            geom(3, 8, 13, 15, 8, (1, 1)),
+            geom(2, 8, 10, 7, 8, (1, 1)),
+            geom(2, 300, 10, 8, 300, (1, 1)),
         ] {
             assert!(applies_with(&g, 8));
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
@@ -812,10 +890,10 @@ mod tests {
     #[test]
     fn bit_identical_across_thread_counts() {
         let mut rng = Rng::new(10);
-        let g = geom(5, 16, 12, 10, 24, (1, 1));
-        let x = rng.vec(g.n * g.c_in * g.h * g.w);
-        let w = rng.vec(g.c_out * g.c_in * 9);
-        for m in [2, 4] {
+        // Whole vectors of tiles and row pairs, for both tile sizes.
+        for (g, m) in [(geom(5, 16, 12, 10, 24, (1, 1)), 2), (geom(5, 16, 12, 16, 24, (1, 1)), 4), (geom(5, 16, 9, 8, 24, (1, 1)), 2)] {
+            let x = rng.vec(g.n * g.c_in * g.h * g.w);
+            let w = rng.vec(g.c_out * g.c_in * 9);
             let run = |threads: usize| {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
                 let mut y = vec![0.0; g.n * g.c_out * g.out_h() * g.out_w()];
