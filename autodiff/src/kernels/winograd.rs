@@ -44,8 +44,11 @@ use std::mem::MaybeUninit;
 use super::conv::{Conv2dGeom, ConvEpilogue};
 use super::gemm::{give_back_scratch, round_up, slice_depth, take_scratch, Offsets, PackedLhs, NR};
 
-/// Bytes of transformed inputs and products per block of tiles.
-const BLOCK_BYTES: usize = 1 << 18;
+/// Bytes of transformed inputs and products per block of tiles.  Measured
+/// with `bench_winograd_vs_direct` (1 thread, ms, 256 KiB → 512 KiB → 1 MiB):
+/// 16 channels F(4×4) 5.2 → 4.6 → 5.5, 32 channels F(4×4) 4.6 → 4.4 → 4.8,
+/// 64 channels F(2×2) 4.6 → 4.8 → 4.8.
+const BLOCK_BYTES: usize = 1 << 19;
 
 /// Tiles per vector in the transforms.
 const LANES: usize = 8;
@@ -163,10 +166,12 @@ fn forward_tiles<const M: usize, const A: usize>(
     let t_img = th * tw;
     let (group, rows_per_block) = if t_img <= budget {
         ((budget / t_img).clamp(1, g.n), th)
-    } else if row_pairs(tw) {
-        (1, (budget / tw / 2 * 2).clamp(2, th))
     } else {
-        (1, (budget / tw).clamp(1, th))
+        // Blocks of equal height (a last block of one tile row would run its
+        // GEMMs on a sliver of columns); an even one for row pairs.
+        let step = if row_pairs(tw) { 2 } else { 1 };
+        let most = (budget / tw / step * step).clamp(step, th);
+        (1, round_up(th.div_ceil(th.div_ceil(most)), step))
     };
     // LANES columns of slack when tile rows end inside a vector: the input
     // transform stores whole vectors.
@@ -843,11 +848,14 @@ mod tests {
             geom(7, 8, 6, 6, 8, (1, 1)),   // several images per block, a partial last group
             geom(2, 8, 34, 37, 8, (1, 1)), // several vectors of tiles per row, odd width
             // Row pairs (4 tiles per row): F(4×4) at 16 wide, F(2×2) at 8; partial
-            // vectors, an odd number of tile rows, blocks of some tile rows.
+            // vectors, an odd number of tile rows.
             geom(2, 8, 16, 16, 8, (1, 1)),
             geom(3, 8, 13, 15, 8, (1, 1)),
             geom(2, 8, 10, 7, 8, (1, 1)),
             geom(2, 300, 10, 8, 300, (1, 1)),
+            // Images cut into blocks of some tile rows, with and without row pairs.
+            geom(2, 300, 26, 8, 300, (1, 1)),
+            geom(2, 160, 20, 20, 160, (1, 1)),
         ] {
             assert!(applies_with(&g, 8));
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
