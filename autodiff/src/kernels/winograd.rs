@@ -238,9 +238,9 @@ fn forward_tiles<const M: usize, const A: usize>(
 /// `tx` then reads phase `p` at `tx` and `tx + 1`, contiguous over `tx`.
 /// Rows or columns that fall outside `hp × wp` are dropped.
 ///
-/// Phases of at most [`LANES`] columns (small images) are stored as whole
-/// vectors in increasing address order: each spills past its phase into the
-/// next one or the next row, which are written (or zeroed) afterwards.
+/// The last, partial vector of each phase is stored whole, before the others
+/// and in increasing address order: it spills into the next phase or the
+/// next row, which are written (or zeroed) afterwards.
 ///
 /// # Safety
 /// `S`'s instructions must be available.
@@ -264,8 +264,9 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
     // Each row is copied into one of two padded lines one row before it is
     // split (loads right after the copy's stores would stall on store
     // forwarding), then split M·LANES columns at a time.  The lines are long
-    // enough for one whole chunk (zeros past `wp`).
-    let mut lines = [vec![0.0f32; wp.max(M * LANES)], vec![0.0f32; wp.max(M * LANES)]];
+    // enough for a last, partial chunk (zeros past `wp`).
+    let line_len = wp.max(M * (whole + LANES));
+    let mut lines = [vec![0.0f32; line_len], vec![0.0f32; line_len]];
     let len = w.min(wp.saturating_sub(pad.1));
     let row_of = |plane: usize, iy: usize| &src[plane * h * w + iy * w..][..len];
     // SAFETY (both copies): forwarded.
@@ -285,14 +286,16 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
             let line = &lines[cur];
             cur = 1 - cur;
             let at = first + (iy + pad.0) * wp;
-            // One spilling chunk when the phases are short and the spill stays inside `out`.
-            let spill = phase < LANES && at + (M - 1) * phase + LANES <= out.len();
-            let chunks = if spill { LANES } else { whole };
+            // The partial chunk at `whole` goes first, phase by phase as whole
+            // vectors, when its spill stays inside `out`: each spills into the
+            // next phase's whole chunks (or the next row), stored afterwards.
+            let spill = whole < phase && at + (M - 1) * phase + whole + LANES <= out.len();
             let d = out.as_mut_ptr().cast::<f32>().add(at);
-            for c0 in (0..chunks).step_by(LANES) {
+            let tail = if spill { Some(whole) } else { None };
+            for c0 in tail.into_iter().chain((0..whole).step_by(LANES)) {
                 // SAFETY: line[M·c0..M·(c0 + LANES)] lies inside `line` (M·(c0 + LANES) ≤
-                // max(wp, M·LANES)); the stores write d[p·phase + c0..][..LANES], inside
-                // the row when c0 + LANES ≤ whole, else (one chunk) inside `out` by `spill`.
+                // line_len); the stores write d[p·phase + c0..][..LANES], inside the row
+                // when c0 + LANES ≤ whole, else inside `out` by `spill`.
                 unsafe {
                     let p = line.as_ptr().add(M * c0);
                     let (e0, o0) = S::unzip(S::load(p), S::load(p.add(LANES)));
@@ -309,10 +312,12 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
                     }
                 }
             }
-            let row = &mut out[at..at + wp];
-            for c in chunks.min(phase)..phase {
-                for k in 0..M {
-                    row[k * phase + c] = MaybeUninit::new(line[M * c + k]);
+            if !spill {
+                let row = &mut out[at..at + wp];
+                for c in whole..phase {
+                    for k in 0..M {
+                        row[k * phase + c] = MaybeUninit::new(line[M * c + k]);
+                    }
                 }
             }
         }
