@@ -20,7 +20,7 @@ pub mod vgg;
 pub use char_lstm::CharLstm;
 pub use lenet::LeNet;
 pub use mlp::Mlp;
-pub use resnet::{BasicBlock, ResNet};
+pub use resnet::{BasicBlock, Projection, ResNet};
 pub use vgg::Vgg9;
 
 use crate::{Module, NnError};

@@ -7,9 +7,8 @@ use autodiff::Tensor;
 use rand::Rng;
 
 /// conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut, → ReLU.
-/// The shortcut is the identity, or a 1×1 conv (stride `s`) + BN where the
-/// shape changes (`shortcut.0`, `shortcut.1`); without shortcuts
-/// (`-noshort`) `shortcut` is an empty [`Sequential`] and is not added.
+/// The shortcut is the identity, or a [`Projection`] where the shape
+/// changes; without shortcuts (`-noshort`) it is not added.
 pub struct BasicBlock {
     /// 3×3, stride `s`, no bias.
     pub conv1: Conv2d,
@@ -19,8 +18,8 @@ pub struct BasicBlock {
     pub conv2: Conv2d,
     /// After `conv2`.
     pub bn2: BatchNorm2d,
-    /// Empty (identity) or `[Conv2d 1×1, BatchNorm2d]`.
-    pub shortcut: Sequential,
+    /// `None` for the identity.
+    pub shortcut: Option<Projection>,
     /// Whether the shortcut is added at all.
     pub use_shortcut: bool,
 }
@@ -33,19 +32,31 @@ impl BasicBlock {
         let bn1 = BatchNorm2d::new(c_out);
         let conv2 = Conv2d::new(c_out, c_out, 3, 1, 1, false, rng);
         let bn2 = BatchNorm2d::new(c_out);
-        let mut sc = Sequential::new();
-        if shortcut && (stride != 1 || c_in != c_out) {
-            sc = sc.with(Conv2d::new(c_in, c_out, 1, stride, 0, false, rng)).with(BatchNorm2d::new(c_out));
-        }
+        let sc = (shortcut && (stride != 1 || c_in != c_out))
+            .then(|| Projection { conv: Conv2d::new(c_in, c_out, 1, stride, 0, false, rng), bn: BatchNorm2d::new(c_out) });
         BasicBlock { conv1, bn1, conv2, bn2, shortcut: sc, use_shortcut: shortcut }
     }
+}
+
+/// The projection shortcut: 1×1 conv with the block's stride, no bias, then
+/// BN (PyTorch's `shortcut.0` and `shortcut.1`), folded into one conv in
+/// evaluation like the block's own layers.
+pub struct Projection {
+    /// `c_in → c_out`, 1×1, stride `s`, no bias.
+    pub conv: Conv2d,
+    /// After `conv`.
+    pub bn: BatchNorm2d,
 }
 
 impl Module for BasicBlock {
     fn forward(&mut self, x: &Tensor) -> Tensor {
         let out = conv_bn_act(&mut self.conv1, &mut self.bn1, x, None, true);
         // relu(bn2(conv2(out)) + shortcut(x)), finished in one pass when folded.
-        let shortcut = self.use_shortcut.then(|| self.shortcut.forward(x));
+        let shortcut = match &mut self.shortcut {
+            _ if !self.use_shortcut => None,
+            Some(p) => Some(conv_bn_act(&mut p.conv, &mut p.bn, x, None, false)),
+            None => Some(x.clone()),
+        };
         conv_bn_act(&mut self.conv2, &mut self.bn2, &out, shortcut.as_ref(), true)
     }
 
@@ -54,13 +65,18 @@ impl Module for BasicBlock {
         self.bn1.visit_mut(&format!("{prefix}bn1."), f);
         self.conv2.visit_mut(&format!("{prefix}conv2."), f);
         self.bn2.visit_mut(&format!("{prefix}bn2."), f);
-        self.shortcut.visit_mut(&format!("{prefix}shortcut."), f);
+        if let Some(p) = &mut self.shortcut {
+            p.conv.visit_mut(&format!("{prefix}shortcut.0."), f);
+            p.bn.visit_mut(&format!("{prefix}shortcut.1."), f);
+        }
     }
 
     fn set_training(&mut self, training: bool) {
         self.bn1.set_training(training);
         self.bn2.set_training(training);
-        self.shortcut.set_training(training);
+        if let Some(p) = &mut self.shortcut {
+            p.bn.set_training(training);
+        }
     }
 }
 
