@@ -875,6 +875,9 @@ struct Operand<'a> {
     trans: bool,
 }
 
+/// How many rows ahead [`pack_a`] prefetches a transposed operand.
+const PREFETCH_ROWS: usize = 16;
+
 /// Packs rows `i0..i0+mc`, reduction indices `pc..pc+kc` of `op(A)` into `MR`-row
 /// panels: `out[p*kc*MR + kk*MR + r] = op(A)[i0 + p*MR + r][pc + kk]`, zero padded.
 fn pack_a(a: &Operand, i0: usize, mc: usize, pc: usize, kc: usize, out: &mut [f32]) {
@@ -883,7 +886,28 @@ fn pack_a(a: &Operand, i0: usize, mc: usize, pc: usize, kc: usize, out: &mut [f3
         // than one per row and panel), scattering each row over the panels.
         let npanels = out.len() / (kc * MR);
         for kk in 0..kc {
-            let src = &a.data[(pc + kk) * a.ld + i0..][..mc];
+            let start = (pc + kk) * a.ld + i0;
+            // Each row is in another page, where the hardware prefetchers stop:
+            // fetch the strip of the row PREFETCH_ROWS ahead.
+            #[cfg(target_arch = "x86_64")]
+            if let Some(ahead) = a.data.get(start + PREFETCH_ROWS * a.ld..start + PREFETCH_ROWS * a.ld + mc) {
+                for line in ahead.chunks(16) {
+                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                    // SAFETY: prefetching never faults; the address is inside `a.data`.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+                }
+            }
+            // Full panels and two readable values past them (not at the last
+            // kk): copies of MR + 2 values (one vector), whose last two land
+            // in slot kk + 1 of the same panel, written right after.
+            if npanels * MR <= mc && kk + 1 < kc && start + npanels * MR + 2 <= a.data.len() {
+                let src = &a.data[start..start + npanels * MR + 2];
+                for p in 0..npanels {
+                    out[(p * kc + kk) * MR..][..MR + 2].copy_from_slice(&src[p * MR..][..MR + 2]);
+                }
+                continue;
+            }
+            let src = &a.data[start..][..mc];
             for p in 0..npanels {
                 let o = &mut out[(p * kc + kk) * MR..][..MR];
                 let mr = MR.min(mc - p * MR);
