@@ -1,5 +1,6 @@
 """Per case and side, each round's median and the best (lowest) of them, from
-the files written by interleaved.sh:  python3 best_of_rounds.py DIR"""
+the files written by interleaved.sh:  python3 best_of_rounds.py DIR [DIR ...]
+(several folders pool their rounds: runs of the same binaries)."""
 import collections
 import json
 import sys
@@ -9,9 +10,9 @@ FILES = {"torch default": "torch_default.jsonl", "torch tuned": "torch_tuned.jso
 SKIP = ("meta", "peak_est", "peak_measured", "gemm_torch")
 
 
-def main(folder):
+def main(folders):
     res = collections.defaultdict(lambda: collections.defaultdict(list))
-    for side, name in FILES.items():
+    for folder, (side, name) in ((f, item) for f in folders for item in FILES.items()):
         try:
             lines = open(f"{folder}/{name}").read().splitlines()
         except FileNotFoundError:
@@ -41,4 +42,4 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else ".")
+    main(sys.argv[1:] or ["."])
