@@ -17,5 +17,5 @@ pub mod trajectory;
 pub use direction::{DirType, Direction, DirectionOptions, Ignore, Norm};
 pub use error::{LandscapeError, Result};
 pub use results::{merge, Results, ResultsWriter};
-pub use surface::{compute, EvalSet, Range, Shard, SurfaceJob};
+pub use surface::{compute, compute_with, EvalSet, Range, Schedule, Shard, SurfaceJob, POINT_PARALLEL_MAX_FLOPS};
 pub use trajectory::{pca_plane, random_walk_baseline, PcaPlane};

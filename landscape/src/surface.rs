@@ -138,32 +138,93 @@ impl SurfaceJob<'_> {
 /// Receives each finished point: `(index, x, y, values)`.
 pub type PointSink<'a> = dyn Fn(usize, f64, f64, &[f64]) -> Result<()> + Sync + 'a;
 
-/// Evaluates the pending points of `job` in parallel (one model per worker,
-/// made by `factory`), calling `sink(i, x, y, values)` as each finishes.
-/// Values follow [`SurfaceJob::metric_names`]. Each point's values do not
-/// depend on the thread count or on the order points finish in.
+/// Grid points cheaper than this many FLOPs run in parallel, one per worker
+/// (their kernels are too small to keep every thread busy); costlier ones
+/// run one after another with every thread inside their kernels (one
+/// model and one set of activations in memory, points finishing in order).
+pub const POINT_PARALLEL_MAX_FLOPS: u64 = 4_000_000_000;
+
+/// How the pending points of a surface share the threads (see
+/// [`POINT_PARALLEL_MAX_FLOPS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// Points in parallel, one model per worker.
+    Points,
+    /// Points one after another, parallel kernels.
+    Kernels,
+}
+
+impl Schedule {
+    /// The schedule for points of `flops_per_point` on `threads` workers.
+    pub fn for_size(flops_per_point: u64, threads: usize) -> Schedule {
+        if threads > 1 && flops_per_point < POINT_PARALLEL_MAX_FLOPS {
+            Schedule::Points
+        } else {
+            Schedule::Kernels
+        }
+    }
+}
+
+/// Evaluates the pending points of `job`, calling `sink(i, x, y, values)` as
+/// each finishes. The first point runs alone and its FLOPs (counted by the
+/// kernels) choose the [`Schedule`] of the others; models come from
+/// `factory` (one per worker when points run in parallel). Values follow
+/// [`SurfaceJob::metric_names`]. Each point's values do not depend on the
+/// thread count, the schedule or the order points finish in.
 pub fn compute(job: &SurfaceJob, factory: &(dyn Fn() -> Box<dyn Module> + Sync), done: &BTreeSet<usize>, sink: &PointSink) -> Result<()> {
+    compute_with(job, factory, done, sink, None)
+}
+
+/// [`compute`] with the schedule given (`None`: chosen by the first point).
+pub fn compute_with(
+    job: &SurfaceJob,
+    factory: &(dyn Fn() -> Box<dyn Module> + Sync),
+    done: &BTreeSet<usize>,
+    sink: &PointSink,
+    schedule: Option<Schedule>,
+) -> Result<()> {
     let pending = job.pending(done);
-    pending.par_iter().try_for_each_init(factory, |model, &i| {
-        let (x, y) = job.coords(i);
-        let mut dirs = vec![(job.x_dir, x)];
-        if let Some(d) = job.y_dir {
-            dirs.push((d, y));
-        }
-        model.set_state(&point(job.center, &dirs));
-        let mut values = Vec::with_capacity(2 * job.sets.len());
-        for s in &job.sets {
-            let r = nn::evaluate(model.as_mut(), s.set, job.batch_size.max(1));
-            values.push(r.loss);
-            values.push(r.accuracy);
-        }
-        sink(i, x, y, &values)
-    })
+    let Some((&first, rest)) = pending.split_first() else {
+        return Ok(());
+    };
+    let mut model = factory();
+    let before = autodiff::kernels::gemm::flop_count();
+    evaluate_point(job, model.as_mut(), first, sink)?;
+    let flops = autodiff::kernels::gemm::flop_count() - before;
+    match schedule.unwrap_or_else(|| Schedule::for_size(flops, rayon::current_num_threads())) {
+        Schedule::Kernels => rest.iter().try_for_each(|&i| evaluate_point(job, model.as_mut(), i, sink)),
+        Schedule::Points => rest.par_iter().try_for_each_init(factory, |model, &i| evaluate_point(job, model.as_mut(), i, sink)),
+    }
+}
+
+/// Sets `model` to point `i` of `job`, evaluates it on every set and hands
+/// the values to `sink`.
+fn evaluate_point(job: &SurfaceJob, model: &mut dyn Module, i: usize, sink: &PointSink) -> Result<()> {
+    let (x, y) = job.coords(i);
+    let mut dirs = vec![(job.x_dir, x)];
+    if let Some(d) = job.y_dir {
+        dirs.push((d, y));
+    }
+    model.set_state(&point(job.center, &dirs));
+    let mut values = Vec::with_capacity(2 * job.sets.len());
+    for s in &job.sets {
+        let r = nn::evaluate(model, s.set, job.batch_size.max(1));
+        values.push(r.loss);
+        values.push(r.accuracy);
+    }
+    sink(i, x, y, &values)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedule_by_size() {
+        assert_eq!(Schedule::for_size(POINT_PARALLEL_MAX_FLOPS - 1, 2), Schedule::Points);
+        assert_eq!(Schedule::for_size(POINT_PARALLEL_MAX_FLOPS, 2), Schedule::Kernels);
+        assert_eq!(Schedule::for_size(0, 1), Schedule::Kernels);
+    }
 
     #[test]
     fn ranges_parse_and_reject_bad_input() {

@@ -1,10 +1,10 @@
 //! A surface over a model whose loss is a known quadratic of its
-//! parameters reproduces the analytic values, and does not depend on the
-//! thread count.
+//! parameters reproduces the analytic values, and depends neither on the
+//! thread count nor on the schedule (points in parallel or in sequence).
 
 use autodiff::Tensor;
 use datasets::ClassificationSet;
-use landscape::{compute, Direction, EvalSet, Range, SurfaceJob};
+use landscape::{compute_with, Direction, EvalSet, Range, Schedule, SurfaceJob};
 use nn::{Kind, Module, ModuleExt};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -35,7 +35,7 @@ fn model() -> Quadratic {
     Quadratic { theta: Tensor::from_vec(vec![0.3, -0.2, 0.1], &[1, 3]), h: Tensor::from_vec(vec![1.0, 2.0, 0.5], &[1, 3]), c: 0.7 }
 }
 
-fn run(threads: usize) -> Vec<(usize, f64, f64, Vec<f64>)> {
+fn run(threads: usize, schedule: Option<Schedule>) -> Vec<(usize, f64, f64, Vec<f64>)> {
     let mut m = model();
     let center = m.state();
     let data = ClassificationSet::from_f32(vec![0.0; 4], vec![1], vec![0; 4], 2).unwrap();
@@ -55,10 +55,11 @@ fn run(threads: usize) -> Vec<(usize, f64, f64, Vec<f64>)> {
     let factory = || Box::new(model()) as Box<dyn Module>;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     pool.install(|| {
-        compute(&job, &factory, &BTreeSet::new(), &|i, x, y, v| {
+        let sink = |i, x, y, v: &[f64]| {
             out.lock().unwrap().push((i, x, y, v.to_vec()));
             Ok(())
-        })
+        };
+        compute_with(&job, &factory, &BTreeSet::new(), &sink, schedule)
     })
     .unwrap();
     let mut v = out.into_inner().unwrap();
@@ -68,7 +69,7 @@ fn run(threads: usize) -> Vec<(usize, f64, f64, Vec<f64>)> {
 
 #[test]
 fn quadratic_surface_matches_the_formula() {
-    let points = run(2);
+    let points = run(2, None);
     assert_eq!(points.len(), 15);
     for (_, x, y, v) in &points {
         let theta = [0.3 + x, -0.2 + y, 0.1 + 0.5 * x - 0.5 * y];
@@ -81,11 +82,13 @@ fn quadratic_surface_matches_the_formula() {
 }
 
 #[test]
-fn same_values_at_one_and_two_threads() {
-    let a = run(1);
-    let b = run(2);
-    for (p, q) in a.iter().zip(&b) {
-        assert_eq!(p.0, q.0);
-        assert!(p.3.iter().zip(&q.3).all(|(x, y)| x.to_bits() == y.to_bits()), "point {} differs", p.0);
+fn same_values_at_one_and_two_threads_and_either_schedule() {
+    let a = run(1, None);
+    for b in [run(2, None), run(2, Some(Schedule::Points)), run(2, Some(Schedule::Kernels))] {
+        assert_eq!(a.len(), b.len());
+        for (p, q) in a.iter().zip(&b) {
+            assert_eq!(p.0, q.0);
+            assert!(p.3.iter().zip(&q.3).all(|(x, y)| x.to_bits() == y.to_bits()), "point {} differs", p.0);
+        }
     }
 }
