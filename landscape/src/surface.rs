@@ -1,6 +1,7 @@
 //! Surfaces: loss and accuracy on a 1-D or 2-D grid of points
-//! `center + x·d₁ + y·d₂`, evaluated in eval mode with no graph, in
-//! parallel, each point handed to a sink (the results file) as it finishes.
+//! `center + x·d₁ + y·d₂`, evaluated in eval mode with no graph, points in
+//! parallel or one after another by their size ([`Schedule`]), each point
+//! handed to a sink (the results file) as it finishes.
 
 use crate::direction::{point, Direction};
 use crate::error::Result;

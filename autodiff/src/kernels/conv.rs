@@ -255,7 +255,7 @@ thread_local! {
     /// Per-thread buffer for panels packed by [`pack_im2col`] and for the
     /// zero-padded images of the direct paths.
     static PACK_COL: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
-    /// Per-thread buffer for the phase-split images of [`forward_split_columns`].
+    /// Per-thread buffer for the phase-split images of [`forward_im2col`].
     static SPLIT: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
@@ -438,8 +438,7 @@ pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilog
     if let Some(r) = epi.residual {
         assert_eq!(r.len(), y.len(), "conv2d: residual length");
     }
-    let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
-    let ys = g.c_out * no;
+    let (kd, no) = (g.k_dim(), g.out_plane());
     if y.is_empty() {
         return;
     }
@@ -460,64 +459,47 @@ pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilog
         winograd::forward(g, x, w, epi, y);
     } else if g.stride == (1, 1) {
         forward_direct(g, x, w, epi, y);
-    } else if g.stride.1 == 2 {
-        forward_split_columns(g, x, w, epi, y);
     } else {
-        let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
-        let kds = slice_depth(kd);
-        let cols = cols_per_block(kd).min(round_up(no, NR));
-        y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| {
-            let xi = &x[i * xs..(i + 1) * xs];
-            let mut bp = take_scratch(&PACK_COL, kds * cols);
-            for j0 in (0..no).step_by(cols) {
-                let nb = cols.min(no - j0);
-                for pc in (0..kd).step_by(kds) {
-                    let kc = kds.min(kd - pc);
-                    pack_im2col(g, xi, pc, kc, j0, nb, &mut bp);
-                    // SAFETY: rows 0..c_out, columns j0..j0+nb of this image's
-                    // output (stride `no`) lie inside `yi`, which this task owns;
-                    // the first k slice (pc = 0) overwrites, later ones add to
-                    // what it wrote.
-                    unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), nb, yi.as_mut_ptr().add(j0).cast(), no, pc > 0) };
-                }
-            }
-            give_back_scratch(&PACK_COL, bp);
-            // SAFETY: the k slices above wrote every column block of every row.
-            finish_image(&epi.images(i, ys), no, unsafe { assume_init(yi) });
-        });
+        forward_im2col(g, x, w, epi, y);
     }
 }
 
-/// Convolutions with column stride 2 (ResNet's downsampling 3×3 and 1×1):
-/// each image is first copied zero-padded with its columns split into even
-/// and odd phases, so every run of an im2col row within an output row is a
-/// contiguous slice and the GEMM panels are packed by plain copies.
-fn forward_split_columns(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>]) {
+/// Strided convolutions: per image, im2col panels packed straight from the
+/// image (no column buffer) and multiplied by the packed weights.  With
+/// column stride 2 (ResNet's downsampling 3×3 and 1×1) the image is first
+/// copied zero-padded with its columns split into even and odd phases
+/// ([`split_dims`]), so every run of an im2col row within an output row is
+/// one contiguous copy ([`pack_split_im2col`]).
+fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>]) {
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
     let ys = g.c_out * no;
-    let (sh, (dh, dw)) = (g.stride.0, g.dilation);
-    // Padded rows read: oy·sh + ki·dh; columns: 2·ox + kj·dw, i.e. phase
-    // (kj·dw) mod 2, entry ox + kj·dw/2.
-    let hp = (g.out_h() - 1) * sh + (g.kh - 1) * dh + 1;
-    let phase = g.out_w() + (g.kw - 1) * dw / 2;
-    let geo = SplitImage { hp, wp: 2 * phase, sh, dh, dw, kh: g.kh, kw: g.kw, ow: g.out_w() };
+    let split = (g.stride.1 == 2).then(|| split_dims(g));
+    let split_len = split.map_or(0, |(hp, wp)| g.c_in * hp * wp);
     let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
     let kds = slice_depth(kd);
     let cols = cols_per_block(kd).min(round_up(no, NR));
-    let split_len = g.c_in * hp * 2 * phase;
     y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| {
-        // NR values of slack: the packing copies whole panel rows.
-        let mut sv = take_scratch(&SPLIT, split_len + NR);
-        winograd::pad_split_pairs(&x[i * xs..(i + 1) * xs], (g.h, g.w), g.padding, (hp, 2 * phase), &mut sv[..split_len]);
-        sv[split_len..split_len + NR].fill(0.0);
-        // NR values of slack: the last panel row's copy may spill past it.
+        let xi = &x[i * xs..(i + 1) * xs];
+        // The split copy has NR values of slack: its packing copies whole panel rows.
+        let mut sv = take_scratch(&SPLIT, if split.is_some() { split_len + NR } else { 0 });
+        if let Some(dims) = split {
+            winograd::pad_split_pairs(xi, (g.h, g.w), g.padding, dims, &mut sv[..split_len]);
+            sv[split_len..split_len + NR].fill(0.0);
+        }
+        // NR values of slack: the split packing's last panel row may spill past it.
         let mut bp = take_scratch(&PACK_COL, kds * cols + NR);
         for j0 in (0..no).step_by(cols) {
             let nb = cols.min(no - j0);
             for pc in (0..kd).step_by(kds) {
                 let kc = kds.min(kd - pc);
-                pack_split_im2col(&geo, &sv[..split_len + NR], pc, kc, j0, nb, &mut bp);
-                // SAFETY: as in the implicit-GEMM path of `conv2d_forward_into`.
+                match split {
+                    Some(dims) => pack_split_im2col(g, dims, &sv[..split_len + NR], pc, kc, j0, nb, &mut bp),
+                    None => pack_im2col(g, xi, pc, kc, j0, nb, &mut bp),
+                }
+                // SAFETY: rows 0..c_out, columns j0..j0+nb of this image's
+                // output (stride `no`) lie inside `yi`, which this task owns;
+                // the first k slice (pc = 0) overwrites, later ones add to
+                // what it wrote.
                 unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), nb, yi.as_mut_ptr().add(j0).cast(), no, pc > 0) };
             }
         }
@@ -528,28 +510,23 @@ fn forward_split_columns(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue
     });
 }
 
-/// Geometry of an image copied by [`winograd::pad_split_pairs`] for
-/// [`pack_split_im2col`].
-struct SplitImage {
-    /// Padded rows and columns per plane (`wp` = 2 phases).
-    hp: usize,
-    wp: usize,
-    /// Row stride, row dilation and column dilation of the convolution.
-    sh: usize,
-    dh: usize,
-    dw: usize,
-    /// Kernel size and output width.
-    kh: usize,
-    kw: usize,
-    ow: usize,
+/// Padded rows and columns (`hp`, `wp`) of an image split by
+/// [`winograd::pad_split_pairs`] for a column-stride-2 convolution: rows
+/// `oy·sh + ki·dh` and columns `2·ox + kj·dw` are read, i.e. phase
+/// `(kj·dw) mod 2`, entry `ox + kj·dw/2` of phases `wp/2` wide.
+fn split_dims(g: &Conv2dGeom) -> (usize, usize) {
+    let hp = (g.out_h() - 1) * g.stride.0 + (g.kh - 1) * g.dilation.0 + 1;
+    (hp, 2 * (g.out_w() + (g.kw - 1) * g.dilation.1 / 2))
 }
 
-/// [`pack_im2col`] from a phase-split padded image (`xs`, with at least
-/// `NR` values after its planes): every run is a copy of `NR` values
-/// (later runs overwrite what an earlier one copied past its end, so `out`
-/// needs `NR` values of slack).
-fn pack_split_im2col(s: &SplitImage, xs: &[f32], pc: usize, kc: usize, j0: usize, nb: usize, out: &mut [f32]) {
-    let (plane, phase) = (s.hp * s.wp, s.wp / 2);
+/// [`pack_im2col`] from an image split as [`split_dims`] says (`xs`, with
+/// at least `NR` values after its planes): every run is a copy of `NR`
+/// values (later runs overwrite what an earlier one copied past its end, so
+/// `out` needs `NR` values of slack).
+#[allow(clippy::too_many_arguments)]
+fn pack_split_im2col(g: &Conv2dGeom, (hp, wp): (usize, usize), xs: &[f32], pc: usize, kc: usize, j0: usize, nb: usize, out: &mut [f32]) {
+    let (plane, phase, ow) = (hp * wp, wp / 2, g.out_w());
+    let (sh, (dh, dw)) = (g.stride.0, g.dilation);
     assert!(out.len() >= round_up(nb, NR) * kc + NR);
     for p in 0..nb.div_ceil(NR) {
         let q0 = j0 + p * NR;
@@ -559,19 +536,18 @@ fn pack_split_im2col(s: &SplitImage, xs: &[f32], pc: usize, kc: usize, j0: usize
         let mut nruns = 0;
         let mut q = q0;
         while q < q0 + nr {
-            let (oy, ox) = (q / s.ow, q % s.ow);
-            runs[nruns] = (q - q0, oy * s.sh * s.wp + ox);
+            let (oy, ox) = (q / ow, q % ow);
+            runs[nruns] = (q - q0, oy * sh * wp + ox);
             nruns += 1;
-            q += (s.ow - ox).min(q0 + nr - q);
+            q += (ow - ox).min(q0 + nr - q);
         }
         for kk in 0..kc {
             let r = pc + kk;
-            let (kj, ki, ci) = (r % s.kw, (r / s.kw) % s.kh, r / (s.kh * s.kw));
-            let base = ci * plane + ki * s.dh * s.wp + (kj * s.dw % 2) * phase + kj * s.dw / 2;
+            let (kj, ki, ci) = (r % g.kw, (r / g.kw) % g.kh, r / (g.kh * g.kw));
+            let base = ci * plane + ki * dh * wp + (kj * dw % 2) * phase + kj * dw / 2;
             let dst = (p * kc + kk) * NR;
             for &(off, src) in &runs[..nruns] {
-                let (d, v) = (&mut out[dst + off..dst + off + NR], &xs[base + src..base + src + NR]);
-                d.copy_from_slice(v);
+                out[dst + off..dst + off + NR].copy_from_slice(&xs[base + src..base + src + NR]);
             }
         }
     }

@@ -330,7 +330,7 @@ unsafe fn pad_split<S: Lanes, const M: usize>(
 /// layout of the strided convolution's packing, whose stride-2 column runs
 /// then are contiguous.
 pub(crate) fn pad_split_pairs(src: &[f32], (h, w): (usize, usize), pad: (usize, usize), (hp, wp): (usize, usize), out: &mut [f32]) {
-    assert!(wp % 2 == 0 && out.len() == src.len() / (h * w).max(1) * hp * wp);
+    assert!(wp % 2 == 0, "pad_split_pairs: odd padded width {wp}");
     let split = Pass::Split { src, h, w, pad, hp, wp };
     // SAFETY (as_uninit): the pass writes f32 values only.
     transform::<2, 4>(Isa::detect(), split, Block::default(), unsafe { as_uninit(out) });
@@ -354,7 +354,8 @@ unsafe fn copy_row<S: Lanes>(dst: &mut [f32], src: &[f32]) {
 
 /// `V[ξ][ci][t] = (Bᵀ d B)[ξ]` for the tiles of tile rows `ty0..ty0+rows`
 /// (`t` counted from the block's first tile), [`LANES`] tiles of a tile row
-/// (or of two, see [`row_pairs`]) at a time, from planes stored by [`pad_split`].
+/// (or of two when `PAIRS`, see [`row_pairs`]) at a time, from planes stored
+/// by [`pad_split`].
 ///
 /// # Safety
 /// `S`'s instructions must be available.
@@ -374,16 +375,15 @@ unsafe fn input_transform<S: Lanes, const M: usize, const A: usize, const PAIRS:
     let phase = wp / M;
     assert!(xp.len() >= c_in * plane + 2 * LANES && (M * (ty0 + rows) + 2) * wp <= plane);
     assert!(c_in * tbp <= v_xi && v.len() >= (A * A - 1) * v_xi + (c_in - 1) * tbp + rows * tw + LANES);
-    let pairs = PAIRS;
-    debug_assert_eq!(pairs, row_pairs(tw));
+    debug_assert_eq!(PAIRS, row_pairs(tw));
     for ci in 0..c_in {
-        for r in (0..rows).step_by(if pairs { 2 } else { 1 }) {
+        for r in (0..rows).step_by(if PAIRS { 2 } else { 1 }) {
             let ty = ty0 + r;
             // With row pairs, the upper half of the lanes is the next tile row
             // (this one again at the block's end: those lanes are not used).
-            let next = if pairs && r + 1 < rows { M * wp } else { 0 };
+            let next = if PAIRS && r + 1 < rows { M * wp } else { 0 };
             for tx0 in (0..tw).step_by(LANES) {
-                // SAFETY: rows M·ty+k (and M·ty+k+M with pairs) of plane ci lie inside
+                // SAFETY: rows M·ty+k (and M·ty+k+M with row pairs) of plane ci lie inside
                 // `xp` with 2·LANES values after them (asserted above); the loads read
                 // LANES (or LANES/2) values from phase entry tx0 + 0 or 1 ≤ phase of
                 // them; the stores write tiles r·tw+tx0.. +LANES, inside each V row's
@@ -396,7 +396,7 @@ unsafe fn input_transform<S: Lanes, const M: usize, const A: usize, const PAIRS:
                         // Column c of every tile: phase c mod M, entry tx + c / M.
                         let at = |c: usize| row.add((c % M) * phase + c / M);
                         let cols: [S::V; A] =
-                            std::array::from_fn(|c| if pairs { S::load_halves(at(c), at(c).add(next)) } else { S::load(at(c)) });
+                            std::array::from_fn(|c| if PAIRS { S::load_halves(at(c), at(c).add(next)) } else { S::load(at(c)) });
                         *hk = b_t::<S, M, A>(cols);
                     }
                     for j in 0..A {
@@ -466,8 +466,8 @@ unsafe fn a_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; 
 
 /// `Y = Aᵀ m A` finished by `epi` (bias, residual of this image, ReLU) for
 /// every tile of the block, written into the image's output, [`LANES`]
-/// tiles of a tile row (or of two, see [`row_pairs`]) at a time; the M
-/// output columns of each tile are interleaved into the output rows.
+/// tiles of a tile row (or of two when `PAIRS`, see [`row_pairs`]) at a
+/// time; the M output columns of each tile are interleaved into the output rows.
 ///
 /// # Safety
 /// `S`'s instructions must be available.
@@ -487,10 +487,9 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const PAIRS
 ) {
     assert!(c_out * tbp <= m_xi && m.len() >= (A * A - 1) * m_xi + (c_out - 1) * tbp + rows * tw + LANES && y.len() >= c_out * oh * ow);
     assert!(epi.residual.is_none_or(|r| r.len() >= c_out * oh * ow));
-    let pairs = PAIRS;
-    debug_assert_eq!(pairs, row_pairs(tw));
+    debug_assert_eq!(PAIRS, row_pairs(tw));
     // Output vectors per tile row of a lane group.
-    let per_row = if pairs { M / 2 } else { M };
+    let per_row = if PAIRS { M / 2 } else { M };
     for co in 0..c_out {
         // SAFETY: the instructions are available (caller); every load reads tiles
         // r·tw+tx0.. +LANES of a row of M, inside its tbp ≥ rows·tw + LANES
@@ -500,10 +499,10 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const PAIRS
             let b = S::splat(epi.bias.map_or(0.0, |b| b[co]));
             let zero = S::splat(0.0);
             let yo = y.as_mut_ptr().cast::<f32>().add(co * oh * ow);
-            for r in (0..rows).step_by(if pairs { 2 } else { 1 }) {
+            for r in (0..rows).step_by(if PAIRS { 2 } else { 1 }) {
                 let ty = ty0 + r;
                 // Tile rows of this lane group inside the block.
-                let group_rows = if pairs { 2.min(rows - r) } else { 1 };
+                let group_rows = if PAIRS { 2.min(rows - r) } else { 1 };
                 for tx0 in (0..tw).step_by(LANES) {
                     let at = |xi: usize| S::load(m.as_ptr().add(xi * m_xi + co * tbp + r * tw + tx0));
                     // s[i] = (m A)[i]: row i of the tile reduced to its M columns.
