@@ -1041,11 +1041,13 @@ mod tests {
     fn epilogue_on_every_path() {
         let mut rng = Rng::new(78);
         let mut gs = geometries();
-        gs.push(geom(2, 64, 5, 6, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // Winograd F(2×2)
+        gs.push(geom(2, 64, 4, 3, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // Winograd F(2×2)
         gs.push(geom(2, 64, 3, 3, 64, 3, 3, (1, 1), (0, 0), (1, 1))); // Winograd, odd output
         gs.push(geom(2, 16, 6, 35, 16, 3, 3, (1, 1), (1, 1), (1, 1))); // Winograd F(4×4), partial vectors
-        gs.push(geom(2, 64, 8, 8, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // F(2×2), row pairs
-        gs.push(geom(2, 32, 10, 7, 32, 3, 3, (1, 1), (1, 1), (1, 1))); // F(2×2), row pairs, odd tile rows
+        gs.push(geom(2, 64, 8, 8, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // F(4×4), image lanes
+        gs.push(geom(5, 16, 8, 7, 16, 3, 3, (1, 1), (1, 1), (1, 1))); // image lanes, a partial unit, partial vectors
+        gs.push(geom(2, 64, 5, 6, 64, 3, 3, (1, 1), (1, 1), (1, 1))); // image lanes, a partial tile row
+        gs.push(geom(2, 32, 10, 7, 32, 3, 3, (1, 1), (1, 1), (1, 1))); // image lanes, odd tile rows
         gs.push(geom(2, 16, 16, 15, 16, 3, 3, (1, 1), (1, 1), (1, 1))); // F(4×4), row pairs, partial vectors
         for g in gs {
             let x = rng.vec(g.n * g.c_in * g.h * g.w);

@@ -34,6 +34,8 @@
 //! The transforms run on [`LANES`] tiles of a tile row at a time: the image is
 //! first copied zero-padded with its columns split by phase (column `x` goes
 //! to phase `x mod m`), so the inputs of consecutive tiles are contiguous.
+//! Images too narrow to fill the lanes use two tile rows per vector, or a
+//! tile row of each of four images ([`Layout`]).
 //! Tiles are processed in blocks of whole tile rows small enough for L2;
 //! images run in parallel; nothing depends on the thread count.
 
@@ -56,8 +58,8 @@ const LANES: usize = 8;
 /// Channels from which the transforms pay for themselves.  Measured with
 /// `bench_winograd_vs_direct` (batch 128, one thread, best of 3 runs of
 /// best-of-7, ms): 16 channels at 32×32 F(4×4) 6.2, F(2×2) 7.1, direct 8.4;
-/// 32 at 16×16 F(4×4) 4.7, F(2×2) 5.2, direct 8.7; 64 at 8×8 F(2×2) 4.6,
-/// F(4×4) 5.5, direct 8.5.
+/// 32 at 16×16 F(4×4) 4.7, F(2×2) 5.2, direct 8.7; 64 at 8×8 F(4×4) 2.9
+/// (image lanes), F(2×2) 5.0, direct 8.6.
 const MIN_CHANNELS: usize = 16;
 
 /// Whether [`forward`] handles `g`: 3×3 kernel, stride 1, no dilation, a
@@ -73,12 +75,12 @@ fn applies_with(g: &Conv2dGeom, min_channels: usize) -> bool {
 }
 
 /// Output tile size for `g`: 4 when a tile row fills whole vectors of
-/// F(4×4) tiles, or half of one (see [`row_pairs`]): the 4× saving and
+/// F(4×4) tiles, half of one or a quarter (see [`Layout`]): the 4× saving and
 /// fewer transformed values per output; else 2 (small images, where 4×4
 /// tiles would leave most vector lanes empty).
 fn tile_size(g: &Conv2dGeom) -> usize {
     let tw = g.out_w().div_ceil(4);
-    if tw >= LANES || row_pairs(tw) {
+    if tw >= LANES || layout(4, tw) != Layout::Row {
         4
     } else {
         2
@@ -153,30 +155,35 @@ fn forward_tiles<const M: usize, const A: usize>(
     let (c_in, c_out) = (g.c_in, g.c_out);
     let (oh, ow) = (g.out_h(), g.out_w());
     let (th, tw) = (oh.div_ceil(M), ow.div_ceil(M));
+    let layout = layout(M, tw);
+    // The transforms work on units: one image, or with `Layout::Images` a
+    // set of `per_unit` images whose tile rows side by side fill the lanes.
+    let (per_unit, tw_u) = if layout == Layout::Images { (LANES / tw, LANES) } else { (1, tw) };
     // Padded input covering every tile: rows 0..M·th+2, columns 0..M·(tw+1)
-    // (a whole number of phases of tw+1 columns each).
-    let (hp, wp) = (M * th + 2, M * (tw + 1));
+    // (a whole number of phases of tw+1 columns each); with `Layout::Images`
+    // rows of A column arrays of LANES values (see [`pad_split_images`]).
+    let (hp, wp) = (M * th + 2, if layout == Layout::Images { A * LANES } else { M * (tw + 1) });
     let plane = hp * wp;
     let u = transform_weights::<M, A>(g, w);
     let lhs: Vec<PackedLhs> =
         (0..xis).map(|xi| PackedLhs::new(&u[xi * c_out * c_in..][..c_out * c_in], c_in, false, c_out, c_in)).collect();
-    // A block holds the tiles of whole images (several when they are small)
-    // or of some tile rows of one image, so that V and M fit the budget.
-    let budget = (BLOCK_BYTES / (4 * xis * (c_in + c_out))).max(tw);
-    let t_img = th * tw;
-    let (group, rows_per_block) = if t_img <= budget {
-        ((budget / t_img).clamp(1, g.n), th)
+    // A block holds the tiles of whole units (several when they are small)
+    // or of some tile rows of one unit, so that V and M fit the budget.
+    let budget = (BLOCK_BYTES / (4 * xis * (c_in + c_out))).max(tw_u);
+    let t_unit = th * tw_u;
+    let (group, rows_per_block) = if t_unit <= budget {
+        ((budget / t_unit).clamp(1, g.n.div_ceil(per_unit)), th)
     } else {
         // Blocks of equal height (a last block of one tile row would run its
         // GEMMs on a sliver of columns); an even one for row pairs.
-        let step = if row_pairs(tw) { 2 } else { 1 };
-        let most = (budget / tw / step * step).clamp(step, th);
+        let step = if layout == Layout::Pairs { 2 } else { 1 };
+        let most = (budget / tw_u / step * step).clamp(step, th);
         (1, round_up(th.div_ceil(th.div_ceil(most)), step))
     };
     // LANES columns of slack when tile rows end inside a vector: the input
     // transform stores whole vectors.
-    let slack = if tw % LANES == 0 { 0 } else { LANES };
-    let tbp = round_up(group * rows_per_block * tw + slack, NR);
+    let slack = if tw_u % LANES == 0 { 0 } else { LANES };
+    let tbp = round_up(group * rows_per_block * tw_u + slack, NR);
     // The α² matrices of V (and of M) are `*_xi` floats apart: one cache line
     // more than their size, so the transforms' α² streams do not all map to
     // the same L1 set (4 KiB aliasing) when c·tbp is a multiple of 1024.
@@ -184,14 +191,20 @@ fn forward_tiles<const M: usize, const A: usize>(
     let kds = slice_depth(c_in);
     let offsets: Vec<usize> = (0..c_in).map(|ci| ci * tbp).collect();
     let (xs, ys) = (c_in * g.h * g.w, c_out * oh * ow);
-    y.par_chunks_mut(group * ys).enumerate().for_each(|(gi, ychunk)| {
+    y.par_chunks_mut(group * per_unit * ys).enumerate().for_each(|(gi, ychunk)| {
         let imgs = ychunk.len() / ys;
+        let units = imgs.div_ceil(per_unit);
         // 2·LANES values of slack: the input transform loads whole vectors.
-        let mut xpv = take_scratch(&PADDED, imgs * c_in * plane + 2 * LANES);
-        let xp = &mut xpv[..imgs * c_in * plane + 2 * LANES];
-        let first = gi * group * xs;
-        let (planes, slack) = xp.split_at_mut(imgs * c_in * plane);
-        let split = Pass::Split { src: &x[first..first + imgs * xs], h: g.h, w: g.w, pad: g.padding, hp, wp };
+        let mut xpv = take_scratch(&PADDED, units * c_in * plane + 2 * LANES);
+        let xp = &mut xpv[..units * c_in * plane + 2 * LANES];
+        let first = gi * group * per_unit;
+        let (planes, slack) = xp.split_at_mut(units * c_in * plane);
+        let src = &x[first * xs..(first + imgs) * xs];
+        let split = if layout == Layout::Images {
+            Pass::SplitImages { src, imgs, h: g.h, w: g.w, pad: g.padding, hp }
+        } else {
+            Pass::Split { src, h: g.h, w: g.w, pad: g.padding, hp, wp }
+        };
         // SAFETY (as_uninit): the pass writes f32 values only.
         transform::<M, A>(isa, split, Block::default(), unsafe { as_uninit(planes) });
         slack.fill(0.0);
@@ -201,12 +214,12 @@ fn forward_tiles<const M: usize, const A: usize>(
         let mut mv = take_scratch(&PRODUCTS, xis * m_xi);
         for ty0 in (0..th).step_by(rows_per_block) {
             let rows = rows_per_block.min(th - ty0);
-            let per = rows * tw;
-            let nb = imgs * per;
-            let blk = Block { tw, ty0, rows, tbp };
-            // The image's tiles in V are followed by the next image's (or the
+            let per = rows * tw_u;
+            let nb = units * per;
+            let blk = Block { tw: tw_u, ty0, rows, tbp, layout };
+            // The unit's tiles in V are followed by the next unit's (or the
             // slack), so the input transform may spill whole vectors past them.
-            for k in 0..imgs {
+            for k in 0..units {
                 let xk = &xp[k * c_in * plane..];
                 let v = unsafe { as_uninit(&mut vv[k * per..]) }; // SAFETY: the pass writes f32 values only.
                 transform::<M, A>(isa, Pass::Input { xp: xk, c_in, plane, wp, v_xi }, blk, v);
@@ -221,8 +234,8 @@ fn forward_tiles<const M: usize, const A: usize>(
                     unsafe { l.multiply_slice(pc, kc, b, nb, mv[xi_ * m_xi..].as_mut_ptr(), tbp, pc > 0) };
                 }
             }
-            for (k, yk) in ychunk.chunks_exact_mut(ys).enumerate() {
-                let epi = epi.images(gi * group + k, ys);
+            for (k, yk) in ychunk.chunks_mut(per_unit * ys).enumerate() {
+                let epi = epi.images(first + k * per_unit, ys);
                 transform::<M, A>(isa, Pass::Output { m: &mv[k * per..], c_out, m_xi, oh, ow, epi }, blk, yk);
             }
         }
@@ -336,6 +349,80 @@ pub(crate) fn pad_split_pairs(src: &[f32], (h, w): (usize, usize), pad: (usize, 
     transform::<2, 4>(Isa::detect(), split, Block::default(), unsafe { as_uninit(out) });
 }
 
+/// Copies `imgs` images `src` (planes `h × w`) for [`Layout::Images`]
+/// (F(4×4), images two tiles wide): per unit of `LANES/2` images and per
+/// plane, `hp` padded rows (offset `pad`) of `A` column arrays of [`LANES`]
+/// values, where array `c` holds padded column `4·tx + c` of image `k` at
+/// lane `2k + tx`.  The input transform then reads column `c` of the unit's
+/// `LANES` tiles of a tile row as one vector.  Lanes of images past `imgs`
+/// are zero.
+///
+/// # Safety
+/// `S`'s instructions must be available.
+#[inline(always)]
+unsafe fn pad_split_images<S: Lanes, const A: usize>(
+    src: &[f32],
+    imgs: usize,
+    (h, w): (usize, usize),
+    pad: (usize, usize),
+    hp: usize,
+    out: &mut [MaybeUninit<f32>],
+) {
+    assert!(A == 6, "pad_split_images: image lanes are F(4×4) only");
+    let per_unit = LANES / 2;
+    let row_len = A * LANES;
+    let planes = src.len().checked_div(imgs * h * w).unwrap_or(0);
+    let units = imgs.div_ceil(per_unit);
+    if planes == 0 {
+        out.fill(MaybeUninit::new(0.0));
+        return;
+    }
+    assert_eq!(out.len(), units * planes * hp * row_len, "pad_split_images: output length");
+    // Padded columns 0..8 and 4..12 of a row, as lanes of the source row read
+    // from its start shifted by the padding (pointers wrap: only the lanes
+    // inside the row are read).
+    let (lo_a, hi_a) = (pad.1, (pad.1 + w).min(LANES));
+    let (lo_b, hi_b) = (pad.1.saturating_sub(4), (pad.1 + w).saturating_sub(4).min(LANES));
+    let d = out.as_mut_ptr().cast::<f32>();
+    let zero = S::splat(0.0);
+    for u in 0..units {
+        for ci in 0..planes {
+            for yp in 0..hp {
+                let at = ((u * planes + ci) * hp + yp) * row_len;
+                let iy = yp.wrapping_sub(pad.0);
+                if iy >= h {
+                    out[at..at + row_len].fill(MaybeUninit::new(0.0));
+                    continue;
+                }
+                for k in 0..per_unit {
+                    let img = u * per_unit + k;
+                    // SAFETY: the loads read lanes lo..hi < pad.1 + w of the row, i.e.
+                    // row entries 0..w; the stores write pairs 2k, 2k+1 of the A arrays
+                    // of this row, inside `out` (its length is asserted above).
+                    unsafe {
+                        let (z0, z1) = if img < imgs {
+                            let row = src.as_ptr().add(((img * planes + ci) * h + iy) * w);
+                            let a = S::load_range(row.wrapping_sub(pad.1), lo_a, hi_a);
+                            let b = S::load_range(row.wrapping_add(4).wrapping_sub(pad.1), lo_b, hi_b);
+                            // (P0 P4 P1 P5 P2 P6 P3 P7), (P4 P8 P5 P9 …): columns c and c + 4.
+                            S::zip(a, b)
+                        } else {
+                            (zero, zero)
+                        };
+                        let p = d.add(at + 2 * k);
+                        S::store_pair(p, z0, 0);
+                        S::store_pair(p.add(LANES), z0, 1);
+                        S::store_pair(p.add(2 * LANES), z0, 2);
+                        S::store_pair(p.add(3 * LANES), z0, 3);
+                        S::store_pair(p.add(4 * LANES), z1, 0);
+                        S::store_pair(p.add(5 * LANES), z1, 1);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `dst = src` (equal lengths) in vectors, without a call to `memcpy`.
 ///
 /// # Safety
@@ -354,15 +441,15 @@ unsafe fn copy_row<S: Lanes>(dst: &mut [f32], src: &[f32]) {
 
 /// `V[ξ][ci][t] = (Bᵀ d B)[ξ]` for the tiles of tile rows `ty0..ty0+rows`
 /// (`t` counted from the block's first tile), [`LANES`] tiles of a tile row
-/// (or of two when `PAIRS`, see [`row_pairs`]) at a time, from planes stored
-/// by [`pad_split`].
+/// (or as the layout `L` says, see [`Layout`]) at a time, from planes
+/// stored by [`pad_split`] (or [`pad_split_images`]).
 ///
 /// # Safety
 /// `S`'s instructions must be available.
 // The passes index columns of row-major tiles, which iterators do not express.
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn input_transform<S: Lanes, const M: usize, const A: usize, const PAIRS: bool>(
+unsafe fn input_transform<S: Lanes, const M: usize, const A: usize, const L: u8>(
     xp: &[f32],
     (c_in, v_xi): (usize, usize),
     (plane, wp): (usize, usize),
@@ -375,13 +462,14 @@ unsafe fn input_transform<S: Lanes, const M: usize, const A: usize, const PAIRS:
     let phase = wp / M;
     assert!(xp.len() >= c_in * plane + 2 * LANES && (M * (ty0 + rows) + 2) * wp <= plane);
     assert!(c_in * tbp <= v_xi && v.len() >= (A * A - 1) * v_xi + (c_in - 1) * tbp + rows * tw + LANES);
-    debug_assert_eq!(PAIRS, row_pairs(tw));
+    let pairs = L == PAIRS;
+    debug_assert!(L != IMAGES || tw == LANES);
     for ci in 0..c_in {
-        for r in (0..rows).step_by(if PAIRS { 2 } else { 1 }) {
+        for r in (0..rows).step_by(if pairs { 2 } else { 1 }) {
             let ty = ty0 + r;
             // With row pairs, the upper half of the lanes is the next tile row
             // (this one again at the block's end: those lanes are not used).
-            let next = if PAIRS && r + 1 < rows { M * wp } else { 0 };
+            let next = if pairs && r + 1 < rows { M * wp } else { 0 };
             for tx0 in (0..tw).step_by(LANES) {
                 // SAFETY: rows M·ty+k (and M·ty+k+M with row pairs) of plane ci lie inside
                 // `xp` with 2·LANES values after them (asserted above); the loads read
@@ -393,10 +481,11 @@ unsafe fn input_transform<S: Lanes, const M: usize, const A: usize, const PAIRS:
                     let mut h = [[S::splat(0.0); A]; A];
                     for (k, hk) in h.iter_mut().enumerate() {
                         let row = xp.as_ptr().add(ci * plane + (M * ty + k) * wp + tx0);
-                        // Column c of every tile: phase c mod M, entry tx + c / M.
-                        let at = |c: usize| row.add((c % M) * phase + c / M);
+                        // Column c of every tile: phase c mod M, entry tx + c / M (column
+                        // array c with image lanes).
+                        let at = |c: usize| if L == IMAGES { row.add(c * LANES) } else { row.add((c % M) * phase + c / M) };
                         let cols: [S::V; A] =
-                            std::array::from_fn(|c| if PAIRS { S::load_halves(at(c), at(c).add(next)) } else { S::load(at(c)) });
+                            std::array::from_fn(|c| if pairs { S::load_halves(at(c), at(c).add(next)) } else { S::load(at(c)) });
                         *hk = b_t::<S, M, A>(cols);
                     }
                     for j in 0..A {
@@ -465,15 +554,15 @@ unsafe fn a_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; 
 }
 
 /// `Y = Aᵀ m A` finished by `epi` (bias, residual of this image, ReLU) for
-/// every tile of the block, written into the image's output, [`LANES`]
-/// tiles of a tile row (or of two when `PAIRS`, see [`row_pairs`]) at a
+/// every tile of the block, written into the unit's output, [`LANES`]
+/// tiles of a tile row (or as the layout `L` says, see [`Layout`]) at a
 /// time; the M output columns of each tile are interleaved into the output rows.
 ///
 /// # Safety
 /// `S`'s instructions must be available.
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
-unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const PAIRS: bool>(
+unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const L: u8>(
     m: &[f32],
     (c_out, m_xi): (usize, usize),
     epi: ConvEpilogue,
@@ -487,9 +576,12 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const PAIRS
 ) {
     assert!(c_out * tbp <= m_xi && m.len() >= (A * A - 1) * m_xi + (c_out - 1) * tbp + rows * tw + LANES && y.len() >= c_out * oh * ow);
     assert!(epi.residual.is_none_or(|r| r.len() >= c_out * oh * ow));
-    debug_assert_eq!(PAIRS, row_pairs(tw));
+    let pairs = L == PAIRS;
     // Output vectors per tile row of a lane group.
-    let per_row = if PAIRS { M / 2 } else { M };
+    let per_row = if pairs { M / 2 } else { M };
+    // With image lanes, the unit's images (M of them, LANES/2 tiles wide).
+    let (ys, unit_imgs) = (c_out * oh * ow, y.len() / (c_out * oh * ow).max(1));
+    debug_assert!(L != IMAGES || (tw == LANES && M * 2 == LANES && ow <= LANES && unit_imgs <= M));
     for co in 0..c_out {
         // SAFETY: the instructions are available (caller); every load reads tiles
         // r·tw+tx0.. +LANES of a row of M, inside its tbp ≥ rows·tw + LANES
@@ -499,10 +591,10 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const PAIRS
             let b = S::splat(epi.bias.map_or(0.0, |b| b[co]));
             let zero = S::splat(0.0);
             let yo = y.as_mut_ptr().cast::<f32>().add(co * oh * ow);
-            for r in (0..rows).step_by(if PAIRS { 2 } else { 1 }) {
+            for r in (0..rows).step_by(if pairs { 2 } else { 1 }) {
                 let ty = ty0 + r;
                 // Tile rows of this lane group inside the block.
-                let group_rows = if PAIRS { 2.min(rows - r) } else { 1 };
+                let group_rows = if pairs { 2.min(rows - r) } else { 1 };
                 for tx0 in (0..tw).step_by(LANES) {
                     let at = |xi: usize| S::load(m.as_ptr().add(xi * m_xi + co * tbp + r * tw + tx0));
                     // s[i] = (m A)[i]: row i of the tile reduced to its M columns.
@@ -521,6 +613,17 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const PAIRS
                             for (o, v) in out.iter_mut().zip([lo.0, lo.1, hi.0, hi.1]) {
                                 *o = S::add(v, b);
                             }
+                        }
+                        if L == IMAGES {
+                            // Vector k is output row oy of the unit's image k.
+                            let oy = M * ty + a;
+                            if oy >= oh {
+                                break;
+                            }
+                            for (k, &o) in out.iter().enumerate().take(unit_imgs) {
+                                finish_store::<S>(o, &epi, y.as_mut_ptr().cast(), k * ys + co * oh * ow + oy * ow, ow);
+                            }
+                            continue;
                         }
                         for gr in 0..group_rows {
                             let oy = M * (ty + gr) + a;
@@ -544,24 +647,13 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const PAIRS
                                 }
                                 continue;
                             }
-                            // Partial vectors through `buf`.
                             for (k, &o) in vecs.iter().enumerate() {
                                 let x = x0 + k * LANES;
                                 let len = LANES.min(ow.saturating_sub(x));
                                 if len == 0 {
                                     break;
                                 }
-                                let mut buf = [0.0f32; LANES];
-                                let mut v = o;
-                                if let Some(res) = epi.residual {
-                                    buf[..len].copy_from_slice(&res[row + x..row + x + len]);
-                                    v = S::add(v, S::load(buf.as_ptr()));
-                                }
-                                if epi.relu {
-                                    v = S::max(v, zero);
-                                }
-                                S::store(buf.as_mut_ptr(), v);
-                                std::ptr::copy_nonoverlapping(buf.as_ptr(), yo.add(oy * ow + x), len);
+                                finish_store::<S>(o, &epi, y.as_mut_ptr().cast(), row + x, len);
                             }
                         }
                     }
@@ -571,12 +663,72 @@ unsafe fn output_transform<S: Lanes, const M: usize, const A: usize, const PAIRS
     }
 }
 
-/// Whether the lanes of the transforms cover two tile rows of `LANES/2`
-/// tiles each (images exactly that many tiles wide: ResNet's 8×8 maps with
-/// F(2×2) and 16×16 ones with F(4×4)), instead of [`LANES`] tiles of one row.
-fn row_pairs(tw: usize) -> bool {
-    2 * tw == LANES
+/// `y[at..at + len] = epi(v)` for the first `len ≤ LANES` lanes of `v`:
+/// plus `residual[at..]`, then ReLU, as `epi` says (bias already added);
+/// partial vectors go through a buffer.
+///
+/// # Safety
+/// `S`'s instructions must be available; `y[at..at + len]` must be writable
+/// (and `epi`'s residual, if any, at least `at + len` long).
+#[inline(always)]
+unsafe fn finish_store<S: Lanes>(v: S::V, epi: &ConvEpilogue, y: *mut f32, at: usize, len: usize) {
+    // SAFETY: forwarded; the buffer holds LANES values.
+    unsafe {
+        let mut v = v;
+        let mut buf = [0.0f32; LANES];
+        if let Some(res) = epi.residual {
+            let res = &res[at..at + len];
+            v = S::add(
+                v,
+                if len == LANES {
+                    S::load(res.as_ptr())
+                } else {
+                    buf[..len].copy_from_slice(res);
+                    S::load(buf.as_ptr())
+                },
+            );
+        }
+        if epi.relu {
+            v = S::max(v, S::splat(0.0));
+        }
+        if len == LANES {
+            S::store(y.add(at), v);
+        } else {
+            S::store(buf.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), y.add(at), len);
+        }
+    }
 }
+
+/// How the [`LANES`] lanes of the transforms cover tiles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Layout {
+    /// `LANES` tiles of one tile row.
+    #[default]
+    Row,
+    /// Two tile rows of `LANES/2` tiles (images exactly that many tiles
+    /// wide: ResNet's 16×16 maps with F(4×4), 8×8 ones with F(2×2)).
+    Pairs,
+    /// A tile row of each of `LANES/2` images two F(4×4) tiles wide (8×8
+    /// maps), side by side (see [`pad_split_images`]).
+    Images,
+}
+
+/// The [`Layout`] for tile size `m` and tile rows of `tw` tiles.
+fn layout(m: usize, tw: usize) -> Layout {
+    if 2 * tw == LANES {
+        Layout::Pairs
+    } else if m == 4 && 4 * tw == LANES {
+        Layout::Images
+    } else {
+        Layout::Row
+    }
+}
+
+/// The layouts as constants for the transforms' generic parameter `L`.
+const ROW: u8 = Layout::Row as u8;
+const PAIRS: u8 = Layout::Pairs as u8;
+const IMAGES: u8 = Layout::Images as u8;
 
 /// Eight `f32` lanes, as AVX2 registers or as a portable array, for the
 /// transforms (which are written once, generic over this).
@@ -589,8 +741,12 @@ trait Lanes {
     unsafe fn load(p: *const f32) -> Self::V;
     /// `LANES/2` values from `lo`, then `LANES/2` from `hi` (unaligned).
     unsafe fn load_halves(lo: *const f32, hi: *const f32) -> Self::V;
+    /// Lanes `lo..hi` from `p + lane`, the others zero (and not read).
+    unsafe fn load_range(p: *const f32, lo: usize, hi: usize) -> Self::V;
     /// Writes [`LANES`] values to `p` (unaligned).
     unsafe fn store(p: *mut f32, v: Self::V);
+    /// Writes lanes `2i` and `2i + 1` of `v` to `p` and `p + 1`.
+    unsafe fn store_pair(p: *mut f32, v: Self::V, i: usize);
     /// `a + b`.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     /// `a − b`.
@@ -625,9 +781,19 @@ impl Lanes for Portable {
         unsafe { std::array::from_fn(|l| if l < LANES / 2 { *lo.add(l) } else { *hi.add(l - LANES / 2) }) }
     }
     #[inline(always)]
+    unsafe fn load_range(p: *const f32, lo: usize, hi: usize) -> Self::V {
+        // SAFETY: the caller guarantees readable values at p + lo..hi.
+        std::array::from_fn(|l| if lo <= l && l < hi { unsafe { *p.wrapping_add(l) } } else { 0.0 })
+    }
+    #[inline(always)]
     unsafe fn store(p: *mut f32, v: Self::V) {
         // SAFETY: the caller guarantees LANES writable values at `p`.
         unsafe { p.cast::<[f32; LANES]>().write_unaligned(v) }
+    }
+    #[inline(always)]
+    unsafe fn store_pair(p: *mut f32, v: Self::V, i: usize) {
+        // SAFETY: the caller guarantees two writable values at `p`.
+        unsafe { p.cast::<[f32; 2]>().write_unaligned([v[2 * i], v[2 * i + 1]]) }
     }
     #[inline(always)]
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
@@ -697,9 +863,35 @@ impl Lanes for Avx2 {
     }
     #[target_feature(enable = "avx2")]
     #[inline]
+    unsafe fn load_range(p: *const f32, lo: usize, hi: usize) -> Self::V {
+        use std::arch::x86_64::*;
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let (lo, hi) = (_mm256_set1_epi32(lo.min(LANES) as i32), _mm256_set1_epi32(hi.min(LANES) as i32));
+        // lo ≤ lane < hi, i.e. not (lo > lane) and (hi > lane).
+        let mask = _mm256_andnot_si256(_mm256_cmpgt_epi32(lo, lane), _mm256_cmpgt_epi32(hi, lane));
+        // SAFETY: maskload reads only the selected lanes, which the caller guarantees.
+        unsafe { _mm256_maskload_ps(p, mask) }
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
     unsafe fn store(p: *mut f32, v: Self::V) {
         // SAFETY: the caller guarantees LANES writable values at `p`.
         unsafe { std::arch::x86_64::_mm256_storeu_ps(p, v) }
+    }
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn store_pair(p: *mut f32, v: Self::V, i: usize) {
+        use std::arch::x86_64::*;
+        let half = _mm256_castps_pd(v);
+        let half = if i < 2 { _mm256_castpd256_pd128(half) } else { _mm256_extractf128_pd::<1>(half) };
+        // SAFETY: the caller guarantees two writable values at `p`.
+        unsafe {
+            if i.is_multiple_of(2) {
+                _mm_storel_pd(p.cast(), half)
+            } else {
+                _mm_storeh_pd(p.cast(), half)
+            }
+        }
     }
     // maxps returns its second operand unless a > b, as `Lanes::max` asks.
     avx2_lanewise!(add => _mm256_add_ps, sub => _mm256_sub_ps, mul => _mm256_mul_ps, max => _mm256_max_ps);
@@ -720,14 +912,17 @@ impl Lanes for Avx2 {
     }
 }
 
-/// Where a transform pass works: tile rows `ty0..ty0+rows` of `tw` tiles,
-/// stored `tbp` apart per row of `V`/`M` (unused by the split copy).
+/// Where a transform pass works: tile rows `ty0..ty0+rows` of `tw` tiles
+/// (of all the unit's images with [`Layout::Images`]), stored `tbp` apart
+/// per row of `V`/`M`, their lanes laid out as `layout` says (unused by the
+/// split copies).
 #[derive(Clone, Copy, Default)]
 struct Block {
     tw: usize,
     ty0: usize,
     rows: usize,
     tbp: usize,
+    layout: Layout,
 }
 
 /// The vectorized passes: padding, and both transforms of one block.
@@ -735,6 +930,8 @@ struct Block {
 enum Pass<'a> {
     /// Padded, phase-split copy of images (see [`pad_split`]).
     Split { src: &'a [f32], h: usize, w: usize, pad: (usize, usize), hp: usize, wp: usize },
+    /// Padded copy of `imgs` images for [`Layout::Images`] (see [`pad_split_images`]).
+    SplitImages { src: &'a [f32], imgs: usize, h: usize, w: usize, pad: (usize, usize), hp: usize },
     /// Input transform into `V`.
     Input { xp: &'a [f32], c_in: usize, plane: usize, wp: usize, v_xi: usize },
     /// Output transform from `M`.
@@ -748,25 +945,27 @@ enum Pass<'a> {
 /// `S`'s instructions must be available.
 #[inline(always)]
 unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(pass: Pass, blk: Block, buf: &mut [MaybeUninit<f32>]) {
-    let Block { tw, ty0, rows, tbp } = blk;
+    let Block { tw, ty0, rows, tbp, layout } = blk;
     // SAFETY: forwarded.
     unsafe {
         match pass {
             Pass::Split { src, h, w, pad, hp, wp } => pad_split::<S, M>(src, (h, w), pad, (hp, wp), buf),
-            // Row pairs or not as a constant, so that neither loop tests it per vector.
+            Pass::SplitImages { src, imgs, h, w, pad, hp } => pad_split_images::<S, A>(src, imgs, (h, w), pad, hp, buf),
+            // The layout as a constant, so that neither loop tests it per vector.
             Pass::Input { xp, c_in, plane, wp, v_xi } => {
                 let (sizes, dims) = ((c_in, v_xi), (plane, wp));
-                if row_pairs(tw) {
-                    input_transform::<S, M, A, true>(xp, sizes, dims, tw, ty0, rows, tbp, buf)
-                } else {
-                    input_transform::<S, M, A, false>(xp, sizes, dims, tw, ty0, rows, tbp, buf)
+                match layout {
+                    Layout::Row => input_transform::<S, M, A, ROW>(xp, sizes, dims, tw, ty0, rows, tbp, buf),
+                    Layout::Pairs => input_transform::<S, M, A, PAIRS>(xp, sizes, dims, tw, ty0, rows, tbp, buf),
+                    Layout::Images => input_transform::<S, M, A, IMAGES>(xp, sizes, dims, tw, ty0, rows, tbp, buf),
                 }
             }
             Pass::Output { m, c_out, m_xi, oh, ow, epi } => {
-                if row_pairs(tw) {
-                    output_transform::<S, M, A, true>(m, (c_out, m_xi), epi, tbp, tw, ty0, rows, oh, ow, buf)
-                } else {
-                    output_transform::<S, M, A, false>(m, (c_out, m_xi), epi, tbp, tw, ty0, rows, oh, ow, buf)
+                let sizes = (c_out, m_xi);
+                match layout {
+                    Layout::Row => output_transform::<S, M, A, ROW>(m, sizes, epi, tbp, tw, ty0, rows, oh, ow, buf),
+                    Layout::Pairs => output_transform::<S, M, A, PAIRS>(m, sizes, epi, tbp, tw, ty0, rows, oh, ow, buf),
+                    Layout::Images => output_transform::<S, M, A, IMAGES>(m, sizes, epi, tbp, tw, ty0, rows, oh, ow, buf),
                 }
             }
         }
@@ -860,6 +1059,11 @@ mod tests {
             // Images cut into blocks of some tile rows, with and without row pairs.
             geom(2, 300, 26, 8, 300, (1, 1)),
             geom(2, 160, 20, 20, 160, (1, 1)),
+            // F(4×4) image lanes (images two tiles wide, see Layout::Images): several
+            // units per block and a partial last unit; tall images; no padding.
+            geom(30, 16, 8, 8, 16, (1, 1)),
+            geom(5, 8, 21, 6, 8, (1, 1)),
+            geom(6, 16, 9, 10, 8, (0, 0)),
         ] {
             assert!(applies_with(&g, 8));
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
@@ -903,7 +1107,12 @@ mod tests {
     fn bit_identical_across_thread_counts() {
         let mut rng = Rng::new(10);
         // Whole vectors of tiles and row pairs, for both tile sizes.
-        for (g, m) in [(geom(5, 16, 12, 10, 24, (1, 1)), 2), (geom(5, 16, 12, 16, 24, (1, 1)), 4), (geom(5, 16, 9, 8, 24, (1, 1)), 2)] {
+        for (g, m) in [
+            (geom(5, 16, 12, 10, 24, (1, 1)), 2),
+            (geom(5, 16, 12, 16, 24, (1, 1)), 4),
+            (geom(5, 16, 9, 8, 24, (1, 1)), 2),
+            (geom(21, 16, 8, 8, 24, (1, 1)), 4),
+        ] {
             let x = rng.vec(g.n * g.c_in * g.h * g.w);
             let w = rng.vec(g.c_out * g.c_in * 9);
             let run = |threads: usize| {
