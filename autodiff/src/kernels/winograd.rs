@@ -100,11 +100,13 @@ fn g_1d<const M: usize, const A: usize>([a, b, c]: [f32; 3]) -> [f32; A] {
     r
 }
 
-/// `U[ξ][co][ci] = (G g Gᵀ)[ξ]` for every filter `g = w[co][ci]` (`A = M + 2`).
+/// `U[co][ξ][ci] = (G g Gᵀ)[ξ]` for every filter `g = w[co][ci]` (`A = M + 2`),
+/// output channels in parallel: `U[ξ]` is the `c_out × c_in` matrix at
+/// offset `ξ·c_in` with row stride `α²·c_in`.
 fn transform_weights<const M: usize, const A: usize>(g: &Conv2dGeom, w: &[f32]) -> Vec<f32> {
-    let (co_n, ci_n) = (g.c_out, g.c_in);
-    let mut u = vec![0.0; A * A * co_n * ci_n];
-    for co in 0..co_n {
+    let ci_n = g.c_in;
+    let mut u = vec![0.0; A * A * g.c_out * ci_n];
+    u.par_chunks_mut(A * A * ci_n).enumerate().for_each(|(co, uc)| {
         for ci in 0..ci_n {
             let f = &w[(co * ci_n + ci) * 9..][..9];
             // Columns first: cols[j][i] = (G f)[i][j].
@@ -112,11 +114,11 @@ fn transform_weights<const M: usize, const A: usize>(g: &Conv2dGeom, w: &[f32]) 
             for i in 0..A {
                 let row = g_1d::<M, A>([cols[0][i], cols[1][i], cols[2][i]]);
                 for (j, &v) in row.iter().enumerate() {
-                    u[((i * A + j) * co_n + co) * ci_n + ci] = v;
+                    uc[(i * A + j) * ci_n + ci] = v;
                 }
             }
         }
-    }
+    });
     u
 }
 
@@ -165,8 +167,7 @@ fn forward_tiles<const M: usize, const A: usize>(
     let (hp, wp) = (M * th + 2, if layout == Layout::Images { A * LANES } else { M * (tw + 1) });
     let plane = hp * wp;
     let u = transform_weights::<M, A>(g, w);
-    let lhs: Vec<PackedLhs> =
-        (0..xis).map(|xi| PackedLhs::new(&u[xi * c_out * c_in..][..c_out * c_in], c_in, false, c_out, c_in)).collect();
+    let lhs: Vec<PackedLhs> = (0..xis).into_par_iter().map(|xi| PackedLhs::new(&u[xi * c_in..], xis * c_in, false, c_out, c_in)).collect();
     // A block holds the tiles of whole units (several when they are small)
     // or of some tile rows of one unit, so that V and M fit the budget.
     let budget = (BLOCK_BYTES / (4 * xis * (c_in + c_out))).max(tw_u);
