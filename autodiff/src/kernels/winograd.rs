@@ -535,16 +535,16 @@ unsafe fn b_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; 
             r[2] = S::sub(x[2], x[1]);
             r[3] = S::sub(x[1], x[3]);
         } else {
-            let (four, five) = (S::splat(4.0), S::splat(5.0));
-            // 4x0 − 5x2 + x4, then the pairs (t1 ± t2), (t3 ± t4), then 4x1 − 5x3 + x5.
-            r[0] = S::add(S::sub(S::mul(four, x[0]), S::mul(five, x[2])), x[4]);
-            let (t1, t2) = (S::sub(x[4], S::mul(four, x[2])), S::sub(x[3], S::mul(four, x[1])));
+            let (four, minus_four, minus_five) = (S::splat(4.0), S::splat(-4.0), S::splat(-5.0));
+            // 4x0 − 5x2 + x4, then the pairs (t1 ± t2), (t3 ± 2·d), then 4x1 − 5x3 + x5.
+            r[0] = S::mul_add(four, x[0], S::mul_add(minus_five, x[2], x[4]));
+            let (t1, t2) = (S::mul_add(minus_four, x[2], x[4]), S::mul_add(minus_four, x[1], x[3]));
             r[1] = S::add(t1, t2);
             r[2] = S::sub(t1, t2);
-            let (t3, t4) = (S::sub(x[4], x[2]), S::mul(S::splat(2.0), S::sub(x[3], x[1])));
-            r[3] = S::add(t3, t4);
-            r[4] = S::sub(t3, t4);
-            r[5] = S::add(S::sub(S::mul(four, x[1]), S::mul(five, x[3])), x[5]);
+            let (t3, d) = (S::sub(x[4], x[2]), S::sub(x[3], x[1]));
+            r[3] = S::mul_add(S::splat(2.0), d, t3);
+            r[4] = S::mul_add(S::splat(-2.0), d, t3);
+            r[5] = S::mul_add(four, x[1], S::mul_add(minus_five, x[3], x[5]));
         }
         r
     }
@@ -565,9 +565,9 @@ unsafe fn a_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; 
         } else {
             let (s12, d12, s34, d34) = (S::add(x[1], x[2]), S::sub(x[1], x[2]), S::add(x[3], x[4]), S::sub(x[3], x[4]));
             r[0] = S::add(S::add(x[0], s12), s34);
-            r[1] = S::add(d12, S::mul(S::splat(2.0), d34));
-            r[2] = S::add(s12, S::mul(S::splat(4.0), s34));
-            r[3] = S::add(S::add(d12, S::mul(S::splat(8.0), d34)), x[5]);
+            r[1] = S::mul_add(S::splat(2.0), d34, d12);
+            r[2] = S::mul_add(S::splat(4.0), s34, s12);
+            r[3] = S::add(S::mul_add(S::splat(8.0), d34, d12), x[5]);
         }
         r
     }
@@ -771,8 +771,8 @@ trait Lanes {
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     /// `a − b`.
     unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
-    /// `a · b`.
-    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// `a · b + c` (fused where the vectors have FMA).
+    unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a` where `a > b`, else `b` (so `max(NaN, 0) = 0`, like `f32::max`).
     unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
     /// `(a0 b0 a1 b1 a2 b2 a3 b3, a4 b4 … a7 b7)`.
@@ -824,8 +824,8 @@ impl Lanes for Portable {
         std::array::from_fn(|l| a[l] - b[l])
     }
     #[inline(always)]
-    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
-        std::array::from_fn(|l| a[l] * b[l])
+    unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        std::array::from_fn(|l| a[l] * b[l] + c[l])
     }
     #[inline(always)]
     unsafe fn max(a: Self::V, b: Self::V) -> Self::V {
@@ -845,7 +845,7 @@ impl Lanes for Portable {
     }
 }
 
-/// AVX2 registers.
+/// AVX2 registers (and FMA for `mul_add`).
 #[cfg(target_arch = "x86_64")]
 struct Avx2;
 
@@ -914,7 +914,12 @@ impl Lanes for Avx2 {
         }
     }
     // maxps returns its second operand unless a > b, as `Lanes::max` asks.
-    avx2_lanewise!(add => _mm256_add_ps, sub => _mm256_sub_ps, mul => _mm256_mul_ps, max => _mm256_max_ps);
+    avx2_lanewise!(add => _mm256_add_ps, sub => _mm256_sub_ps, max => _mm256_max_ps);
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        std::arch::x86_64::_mm256_fmadd_ps(a, b, c)
+    }
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn zip(a: Self::V, b: Self::V) -> (Self::V, Self::V) {
@@ -995,11 +1000,11 @@ unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(pass: Pass, blk: Bl
 /// [`run_pass`] with AVX2 vectors.
 ///
 /// # Safety
-/// The CPU must support AVX2.
+/// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn run_pass_avx2<const M: usize, const A: usize>(pass: Pass, blk: Block, buf: &mut [MaybeUninit<f32>]) {
-    // SAFETY: AVX2 is enabled here.
+    // SAFETY: AVX2 and FMA are enabled here.
     unsafe { run_pass::<Avx2, M, A>(pass, blk, buf) }
 }
 
@@ -1027,7 +1032,7 @@ impl Isa {
     /// The widest vectors the running CPU supports.
     fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") {
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
             return Isa::Avx2;
         }
         Isa::Portable
