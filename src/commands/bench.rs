@@ -37,7 +37,8 @@ pub struct BenchArgs {
     /// Minimum timed seconds per case.
     #[arg(long, default_value_t = 2.0)]
     pub min_time: f64,
-    /// A fast smoke run (3 repetitions, no minimum time).
+    /// A fast run with torch_ref.py --quick's settings (3 repetitions,
+    /// 1 warm-up, at least 0.2 s per case).
     #[arg(long)]
     pub quick: bool,
 }
@@ -66,14 +67,17 @@ impl Bench {
         }
         let start = Instant::now();
         let mut t = Vec::new();
-        while t.len() < self.reps || start.elapsed().as_secs_f64() < self.min_time {
+        // As torch_ref.py: at least `reps`, then on until `min_time` (at most 1000).
+        while t.len() < self.reps || (start.elapsed().as_secs_f64() < self.min_time && t.len() < 1000) {
             let s = Instant::now();
             f();
             t.push(s.elapsed().as_secs_f64());
         }
         let mean = t.iter().sum::<f64>() / t.len() as f64;
         t.sort_by(f64::total_cmp);
-        Timing { median: t[t.len() / 2], min: t[0], max: t[t.len() - 1], mean, reps: t.len() }
+        let n = t.len();
+        let median = if n % 2 == 1 { t[n / 2] } else { (t[n / 2 - 1] + t[n / 2]) / 2.0 };
+        Timing { median, min: t[0], max: t[n - 1], mean, reps: n }
     }
 
     fn emit(&self, bench: &str, t: &Timing, mut extra: Value) {
@@ -273,7 +277,7 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     let bench = Bench {
         reps: if a.quick { 3 } else { a.reps.max(1) },
         warmup: if a.quick { 1 } else { a.warmup },
-        min_time: if a.quick { 0.0 } else { a.min_time },
+        min_time: if a.quick { 0.2 } else { a.min_time },
         threads,
         json: a.json,
     };
