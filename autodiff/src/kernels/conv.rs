@@ -464,6 +464,35 @@ pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilog
     }
 }
 
+/// `y = epi2(conv(epi1(conv(x, w1)), w2))`: two convolutions of geometry
+/// `g` in a row (a residual block's body; `epi1` without residual).  Where
+/// [`winograd::forward_pair`] applies, the intermediate output goes straight
+/// into the second convolution's padded copy, per group of images; else two
+/// calls of [`conv2d_forward_into`].  The same bits either way.
+pub fn conv2d_forward_pair(
+    g: &Conv2dGeom,
+    x: &[f32],
+    first: (&[f32], ConvEpilogue),
+    second: (&[f32], ConvEpilogue),
+    y: &mut [MaybeUninit<f32>],
+) {
+    assert_eq!(g.c_in, g.c_out, "conv2d pair: the second convolution reads the first one's output");
+    assert!(first.1.residual.is_none(), "conv2d pair: residual on the first convolution");
+    assert!(g.out_h() == g.h && g.out_w() == g.w, "conv2d pair: the output size must equal the input size");
+    g.check(x.len(), first.0.len(), y.len());
+    g.check(y.len(), second.0.len(), y.len());
+    if g.n * g.out_plane() > 0 && winograd::pair_applies(g) {
+        count_flops(2 * 2 * g.n * g.c_out * g.k_dim() * g.out_plane());
+        winograd::forward_pair(g, x, first, second, y);
+        return;
+    }
+    let mut mid = Vec::with_capacity(y.len());
+    conv2d_forward_into(g, x, first.0, first.1, &mut mid.spare_capacity_mut()[..y.len()]);
+    // SAFETY: conv2d_forward_into wrote all of it.
+    unsafe { mid.set_len(y.len()) };
+    conv2d_forward_into(g, &mid, second.0, second.1, y);
+}
+
 /// Strided convolutions: per image, im2col panels packed straight from the
 /// image (no column buffer) and multiplied by the packed weights.  With
 /// column stride 2 (ResNet's downsampling 3×3 and 1×1) the image is first

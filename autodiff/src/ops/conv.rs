@@ -192,6 +192,42 @@ impl Tensor {
         Tensor::from_vec(forward_new(&geom, self, weight, epi), &out_shape)
     }
 
+    /// `relu(conv2d(relu(conv2d(self, w1, b1)), w2, b2) + residual)` with
+    /// stride 1 and `padding` (a residual block's body, the residual
+    /// optional): when no graph is recorded and the second convolution reads
+    /// an output the size of `self`, the intermediate map goes straight into
+    /// the second convolution's padded copy, per group of images, instead of
+    /// through memory; otherwise (and with a graph) two
+    /// [`Tensor::conv2d_fused`]. The same values bit for bit either way.
+    pub fn conv2d_pair_fused(
+        &self,
+        (w1, b1): (&Tensor, Option<&Tensor>),
+        (w2, b2): (&Tensor, Option<&Tensor>),
+        residual: Option<&Tensor>,
+        padding: (usize, usize),
+    ) -> Tensor {
+        let geom = geometry("conv2d", self.shape(), w1.shape(), ConvParams { stride: (1, 1), padding, dilation: (1, 1) });
+        let tensors = [Some(self), Some(w1), b1, Some(w2), b2, residual];
+        let records = crate::is_grad_enabled() && tensors.iter().flatten().any(|t| t.requires_grad());
+        let same = geom.c_in == geom.c_out && geom.out_h() == geom.h && geom.out_w() == geom.w;
+        let fits = w2.shape() == w1.shape()
+            && [b1, b2].iter().flatten().all(|b| b.shape() == [geom.c_out])
+            && residual.is_none_or(|r| r.shape() == self.shape());
+        if records || !same || !fits {
+            let mid = self.conv2d_fused(w1, b1, None, true, (1, 1), padding, (1, 1));
+            return mid.conv2d_fused(w2, b2, residual, true, (1, 1), padding, (1, 1));
+        }
+        let epi1 = k::ConvEpilogue { bias: b1.map(|b| b.data()), residual: None, relu: true };
+        let epi2 = k::ConvEpilogue { bias: b2.map(|b| b.data()), residual: residual.map(|r| r.data()), relu: true };
+        let len = self.numel();
+        let mut y = Vec::with_capacity(len);
+        let (first, second) = ((w1.data(), epi1), (w2.data(), epi2));
+        k::conv2d_forward_pair(&geom, self.data(), first, second, &mut y.spare_capacity_mut()[..len]);
+        // SAFETY: conv2d_forward_pair wrote all `len` elements.
+        unsafe { y.set_len(len) };
+        Tensor::from_vec(y, self.shape())
+    }
+
     /// The adjoint of [`Tensor::conv2d`] with respect to its input (a
     /// transposed convolution): maps `gy` (`[n, c_out, oh, ow]`) to an input
     /// of spatial size `input_hw`.
@@ -249,6 +285,32 @@ mod tests {
         let xs = std::slice::from_ref(&xg);
         let (ga, gb) = (crate::grad(&[ya], xs, false)[0].to_vec(), crate::grad(&[yb], xs, false)[0].to_vec());
         assert_eq!(ga, gb);
+    }
+
+    /// The fused block body equals two fused convolutions bit for bit
+    /// without a graph (the Winograd pair at 16 channels and 32 wide, the
+    /// fallback at 3 channels), and with one its gradients are theirs.
+    #[test]
+    fn fused_pair_matches_two_convolutions() {
+        for (c, hw) in [(16, 32), (3, 5)] {
+            let (x, r) = (t(&[2, c, 4, hw], 5), t(&[2, c, 4, hw], 6));
+            let (w1, b1, w2, b2) = (t(&[c, c, 3, 3], 7), t(&[c], 8), t(&[c, c, 3, 3], 9), t(&[c], 10));
+            let two = |x: &Tensor| {
+                let mid = x.conv2d_fused(&w1, Some(&b1), None, true, (1, 1), (1, 1), (1, 1));
+                mid.conv2d_fused(&w2, Some(&b2), Some(&r), true, (1, 1), (1, 1), (1, 1))
+            };
+            let pair = |x: &Tensor| x.conv2d_pair_fused((&w1, Some(&b1)), (&w2, Some(&b2)), Some(&r), (1, 1));
+            let bits = |t: Tensor| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let (want, got) = {
+                let _g = crate::no_grad();
+                (bits(two(&x)), bits(pair(&x)))
+            };
+            assert_eq!(want, got, "{c} channels");
+            let xg = x.detach().requires_grad_();
+            let (ya, yb) = (two(&xg).sum_all(), pair(&xg).sum_all());
+            let xs = std::slice::from_ref(&xg);
+            assert_eq!(crate::grad(&[ya], xs, false)[0].to_vec(), crate::grad(&[yb], xs, false)[0].to_vec());
+        }
     }
 
     #[test]

@@ -33,6 +33,34 @@ pub fn conv_bn_act(conv: &mut Conv2d, bn: &mut BatchNorm<2>, x: &Tensor, residua
         };
         return if relu { y.relu() } else { y };
     }
+    let (w, b) = folded(conv, bn);
+    let (s, p) = (conv.stride, conv.padding);
+    x.conv2d_fused(&w, Some(&b), residual, relu, (s, s), (p, p), (1, 1))
+}
+
+/// `relu(bn2(conv2(relu(bn1(conv1(x))))) + residual)`, a residual block's
+/// body: with both batch norms folded and both convolutions of stride 1,
+/// one [`Tensor::conv2d_pair_fused`] (the intermediate map then goes
+/// straight into the second convolution's padded input); otherwise two
+/// [`conv_bn_act`].
+pub fn conv_bn_pair(
+    (conv1, bn1): (&mut Conv2d, &mut BatchNorm<2>),
+    (conv2, bn2): (&mut Conv2d, &mut BatchNorm<2>),
+    x: &Tensor,
+    residual: Option<&Tensor>,
+) -> Tensor {
+    let folds = !bn1.is_training() && !bn2.is_training() && !autodiff::is_grad_enabled();
+    if !folds || conv1.stride != 1 || conv2.stride != 1 || conv1.padding != conv2.padding {
+        let out = conv_bn_act(conv1, bn1, x, None, true);
+        return conv_bn_act(conv2, bn2, &out, residual, true);
+    }
+    let ((w1, b1), (w2, b2)) = (folded(conv1, bn1), folded(conv2, bn2));
+    let p = conv1.padding;
+    x.conv2d_pair_fused((&w1, Some(&b1)), (&w2, Some(&b2)), residual, (p, p))
+}
+
+/// The weights and bias of `bn(conv(·))` as one convolution (eval mode).
+fn folded(conv: &Conv2d, bn: &BatchNorm<2>) -> (Tensor, Tensor) {
     let (scale, shift) = bn.eval_affine();
     let c = scale.numel();
     let w = conv.weight.mul(&scale.reshape(&[c, 1, 1, 1]));
@@ -40,8 +68,7 @@ pub fn conv_bn_act(conv: &mut Conv2d, bn: &mut BatchNorm<2>, x: &Tensor, residua
         Some(b) => b.mul(&scale).add(&shift),
         None => shift,
     };
-    let (s, p) = (conv.stride, conv.padding);
-    x.conv2d_fused(&w, Some(&b), residual, relu, (s, s), (p, p), (1, 1))
+    (w, b)
 }
 
 #[cfg(test)]
@@ -83,6 +110,34 @@ mod tests {
             assert!(err < 1e-5, "fused tail differs by {err}");
             assert_eq!(conv_bn_act(&mut conv, &mut bn, &x, Some(&r), true).to_vec(), tail.to_vec());
         }
+    }
+
+    /// A residual block's body folded into one fused pair equals two folded
+    /// convolutions bit for bit, and the plain layers (with a graph) to
+    /// rounding.
+    #[test]
+    fn folded_pair_equals_two_folded_convolutions() {
+        let rng = &mut StdRng::seed_from_u64(11);
+        let mut layer = |seed: u64| {
+            let conv = Conv2d::new(16, 16, 3, 1, 1, false, rng);
+            let mut bn = BatchNorm2d::new(16);
+            bn.weight = Tensor::rand_uniform(&[16], 0.5, 1.5, seed);
+            bn.running_mean = Tensor::rand_uniform(&[16], -0.5, 0.5, seed + 1);
+            bn.running_var = Tensor::rand_uniform(&[16], 0.5, 2.0, seed + 2);
+            bn.set_training(false);
+            (conv, bn)
+        };
+        let ((mut c1, mut n1), (mut c2, mut n2)) = (layer(20), layer(30));
+        let x = Tensor::rand_uniform(&[2, 16, 8, 32], -1.0, 1.0, 12);
+        let (pair, two) = {
+            let _g = autodiff::no_grad();
+            let mid = conv_bn_act(&mut c1, &mut n1, &x, None, true);
+            (conv_bn_pair((&mut c1, &mut n1), (&mut c2, &mut n2), &x, Some(&x)), conv_bn_act(&mut c2, &mut n2, &mid, Some(&x), true))
+        };
+        assert_eq!(pair.to_vec(), two.to_vec());
+        let plain = conv_bn_pair((&mut c1, &mut n1), (&mut c2, &mut n2), &x, Some(&x));
+        let err = plain.data().iter().zip(pair.data()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(err < 1e-4, "folded pair differs from the layers by {err}");
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub use conv2d::Conv2d;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::Flatten;
-pub use fold::{conv_bn, conv_bn_act};
+pub use fold::{conv_bn, conv_bn_act, conv_bn_pair};
 pub use linear::Linear;
 pub use lstm::Lstm;
 pub use max_pool2d::MaxPool2d;

@@ -1,7 +1,7 @@
 //! `resnet<6n+2>` and `resnet<6n+2>-noshort`: He et al.'s CIFAR ResNet as
 //! in Li et al.'s loss-landscape code (zoo.py's `ResNetCifar`, `BasicBlock`).
 
-use crate::layers::{conv_bn_act, BatchNorm2d, Conv2d, Linear, Sequential};
+use crate::layers::{conv_bn_act, conv_bn_pair, BatchNorm2d, Conv2d, Linear, Sequential};
 use crate::{Kind, Module};
 use autodiff::Tensor;
 use rand::Rng;
@@ -50,14 +50,14 @@ pub struct Projection {
 
 impl Module for BasicBlock {
     fn forward(&mut self, x: &Tensor) -> Tensor {
-        let out = conv_bn_act(&mut self.conv1, &mut self.bn1, x, None, true);
-        // relu(bn2(conv2(out)) + shortcut(x)), finished in one pass when folded.
         let shortcut = match &mut self.shortcut {
             _ if !self.use_shortcut => None,
             Some(p) => Some(conv_bn_act(&mut p.conv, &mut p.bn, x, None, false)),
             None => Some(x.clone()),
         };
-        conv_bn_act(&mut self.conv2, &mut self.bn2, &out, shortcut.as_ref(), true)
+        // relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)): one fused pass
+        // per convolution when folded, the first one's output kept in cache.
+        conv_bn_pair((&mut self.conv1, &mut self.bn1), (&mut self.conv2, &mut self.bn2), x, shortcut.as_ref())
     }
 
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor, Kind)) {
