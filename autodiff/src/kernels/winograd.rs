@@ -313,31 +313,30 @@ fn forward_tiles<const M: usize, const A: usize>(
                 }
             }
         };
-        match &second {
-            None => conv(xp, &lhs, &mut |k, m, blk| {
-                let yk = unit_slice(ychunk, k, per_unit * ys);
-                let epi = epi.images(first + k * per_unit, ys);
-                transform::<M, A>(isa, Pass::Output { m, c_out, m_xi, oh, ow, epi, split: None }, blk, yk);
-            }),
+        // With `second`, the first convolution's output goes into `xp2`, padded
+        // and phase-split like `xp`, and the second one reads it from there.
+        let mut xp2v = if second.is_some() { take_scratch(&PADDED_2, units * c_out * plane + 2 * LANES) } else { Vec::new() };
+        let (input, last_lhs, last_epi) = match &second {
+            None => (&*xp, &lhs[..], epi),
             Some((lhs2, epi2)) => {
-                // The first convolution's output, padded and phase-split like `xp`.
-                let mut xp2v = take_scratch(&PADDED_2, units * c_out * plane + 2 * LANES);
                 let xp2 = &mut xp2v[..units * c_out * plane + 2 * LANES];
                 zero_split_borders::<M>(&mut xp2[..units * c_out * plane], (hp, wp), (oh, ow));
                 xp2[units * c_out * plane..].fill(0.0);
                 conv(xp, &lhs, &mut |k, m, blk| {
-                    let planes = &mut xp2[k * c_out * plane..(k + 1) * c_out * plane];
                     // SAFETY (as_uninit): the pass writes f32 values only.
-                    let out = unsafe { as_uninit(planes) };
+                    let out = unsafe { as_uninit(&mut xp2[k * c_out * plane..(k + 1) * c_out * plane]) };
                     transform::<M, A>(isa, Pass::Output { m, c_out, m_xi, oh, ow, epi, split: Some(wp) }, blk, out);
                 });
-                conv(xp2, lhs2, &mut |k, m, blk| {
-                    let yk = unit_slice(ychunk, k, per_unit * ys);
-                    let epi = epi2.images(first + k * per_unit, ys);
-                    transform::<M, A>(isa, Pass::Output { m, c_out, m_xi, oh, ow, epi, split: None }, blk, yk);
-                });
-                give_back_scratch(&PADDED_2, xp2v);
+                (&*xp2, &lhs2[..], *epi2)
             }
+        };
+        conv(input, last_lhs, &mut |k, m, blk| {
+            let yk = unit_slice(ychunk, k, per_unit * ys);
+            let epi = last_epi.images(first + k * per_unit, ys);
+            transform::<M, A>(isa, Pass::Output { m, c_out, m_xi, oh, ow, epi, split: None }, blk, yk);
+        });
+        if second.is_some() {
+            give_back_scratch(&PADDED_2, xp2v);
         }
         give_back_scratch(&PADDED, xpv);
         give_back_scratch(&TRANSFORMED, vv);
