@@ -160,13 +160,8 @@ pub(crate) fn forward(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y
 /// can be written straight into the second one's padded, phase-split copy.
 pub(crate) fn pair_applies(g: &Conv2dGeom) -> bool {
     let (oh, ow) = (g.out_h(), g.out_w());
-    applies(g)
-        && g.padding == (1, 1)
-        && g.c_in == g.c_out
-        && tile_size(g) == 4
-        && oh % 4 == 0
-        && ow % (4 * LANES) == 0
-        && layout(4, ow / 4) == Layout::Row
+    // Tile rows of a multiple of LANES tiles: F(4×4) (tile_size) in Layout::Row.
+    applies(g) && g.padding == (1, 1) && g.c_in == g.c_out && oh.is_multiple_of(4) && ow.is_multiple_of(4 * LANES)
 }
 
 /// `y = epi2(conv(epi1(conv(x, w1)), w2))` for two convolutions of geometry
@@ -680,7 +675,9 @@ unsafe fn a_t<S: Lanes, const M: usize, const A: usize>(x: [S::V; A]) -> [S::V; 
 /// `Y = Aᵀ m A` finished by `epi` (bias, residual of this image, ReLU) for
 /// every tile of the block, written into the unit's output, [`LANES`]
 /// tiles of a tile row (or as the layout `L` says, see [`Layout`]) at a
-/// time; the M output columns of each tile are interleaved into the output rows.
+/// time; the M output columns of each tile are interleaved into the output
+/// rows.  With `split: Some(wp)` (no residual) the output goes instead into
+/// the next convolution's padded, phase-split planes (see [`forward_pair`]).
 ///
 /// # Safety
 /// `S`'s instructions must be available.
