@@ -927,6 +927,12 @@ fn pack_a(a: &Operand, i0: usize, mc: usize, pc: usize, kc: usize, out: &mut [f3
         let mr = MR.min(i0 + mc - r0);
         if mr == MR {
             let rows: [&[f32]; MR] = std::array::from_fn(|r| &a.data[(r0 + r) * a.ld + pc..][..kc]);
+            #[cfg(target_arch = "x86_64")]
+            if transpose_simd_available() {
+                // SAFETY: AVX is available; each row holds kc floats and the panel kc·MR.
+                unsafe { pack_rows_avx(rows.map(|r| r.as_ptr()), kc, panel.as_mut_ptr()) };
+                continue;
+            }
             for (kk, o) in panel.chunks_exact_mut(MR).enumerate() {
                 for (dst, row) in o.iter_mut().zip(&rows) {
                     *dst = row[kk];
@@ -1057,6 +1063,81 @@ fn transpose_simd_available() -> bool {
     }
 }
 
+/// The 8 × 8 transpose of eight AVX rows: `out[j][i] = rows[i][j]`.
+///
+/// # Safety
+/// The CPU supports AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn transpose8(r: [std::arch::x86_64::__m256; 8]) -> [std::arch::x86_64::__m256; 8] {
+    use std::arch::x86_64::*;
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        _mm256_permute2f128_ps::<0x20>(s0, s4),
+        _mm256_permute2f128_ps::<0x20>(s1, s5),
+        _mm256_permute2f128_ps::<0x20>(s2, s6),
+        _mm256_permute2f128_ps::<0x20>(s3, s7),
+        _mm256_permute2f128_ps::<0x31>(s0, s4),
+        _mm256_permute2f128_ps::<0x31>(s1, s5),
+        _mm256_permute2f128_ps::<0x31>(s2, s6),
+        _mm256_permute2f128_ps::<0x31>(s3, s7),
+    ]
+}
+
+/// A full panel of a row-major `A`: `out[kk·MR + r] = rows[r][kk]` for
+/// `r < MR`, `kk < kc`, by 8 × 8 register transposes (two rows repeated as
+/// padding; the `kc % 8` last steps one by one).
+///
+/// # Safety
+/// The CPU supports AVX; each of `rows` is valid for `kc` reads and `out`
+/// for `kc · MR` writes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn pack_rows_avx(rows: [*const f32; MR], kc: usize, out: *mut f32) {
+    use std::arch::x86_64::*;
+    let k8 = kc / 8 * 8;
+    // SAFETY: every read is below rows[r] + kc, every write below out + kc·MR.
+    unsafe {
+        for kb in (0..k8).step_by(8) {
+            let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(rows[i.min(MR - 1)].add(kb)));
+            let o = transpose8(r);
+            // Step kk's MR values are the low MR lanes of o[kk - kb]: a whole
+            // vector store spills 8 - MR = 2 lanes into step kk + 1, which the
+            // next store overwrites; the panel's very last step stores 4 + 2.
+            for (j, v) in o.iter().enumerate() {
+                let dst = out.add((kb + j) * MR);
+                if kb + j + 1 < kc {
+                    _mm256_storeu_ps(dst, *v);
+                } else {
+                    _mm_storeu_ps(dst, _mm256_castps256_ps128(*v));
+                    _mm_storel_pd(dst.add(4).cast(), _mm_castps_pd(_mm256_extractf128_ps::<1>(*v)));
+                }
+            }
+        }
+        for kk in k8..kc {
+            for (r, row) in rows.iter().enumerate() {
+                *out.add(kk * MR + r) = *row.add(kk);
+            }
+        }
+    }
+}
+
 /// A full transposed panel: `out[kk·NR + c] = src[c·ld + kk]` for `c < NR`,
 /// `kk < kc`, by 8 × 8 register transposes (the `kc % 8` last steps one by one).
 ///
@@ -1074,32 +1155,7 @@ unsafe fn transpose_panel_avx(src: *const f32, ld: usize, kc: usize, out: *mut f
             let rows: [*const f32; 8] = std::array::from_fn(|r| src.add((h + r) * ld));
             for kb in (0..k8).step_by(8) {
                 let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(rows[i].add(kb)));
-                let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-                let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-                let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-                let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-                let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-                let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-                let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-                let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-                let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-                let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-                let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-                let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-                let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-                let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-                let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-                let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-                let o = [
-                    _mm256_permute2f128_ps::<0x20>(s0, s4),
-                    _mm256_permute2f128_ps::<0x20>(s1, s5),
-                    _mm256_permute2f128_ps::<0x20>(s2, s6),
-                    _mm256_permute2f128_ps::<0x20>(s3, s7),
-                    _mm256_permute2f128_ps::<0x31>(s0, s4),
-                    _mm256_permute2f128_ps::<0x31>(s1, s5),
-                    _mm256_permute2f128_ps::<0x31>(s2, s6),
-                    _mm256_permute2f128_ps::<0x31>(s3, s7),
-                ];
+                let o = transpose8(r);
                 for (j, v) in o.iter().enumerate() {
                     _mm256_storeu_ps(out.add((kb + j) * NR + h), *v);
                 }
@@ -1267,6 +1323,34 @@ mod tests {
                     pack_b_panel(&b, pc, kc, 0, NR, &mut y, false);
                     assert!(x.iter().zip(&y).all(|(u, v)| u.to_bits() == v.to_bits()), "kc={kc} pc={pc} ld={ld}");
                 }
+            }
+        }
+    }
+
+    /// Packing a row-major `A` (the AVX path where available) puts every
+    /// element where the layout says, zero pads partial panels and writes
+    /// nothing past its panels, for depths 1..20 and multiples of 7 (a
+    /// product of depth 0 never packs).
+    #[test]
+    fn row_major_a_panels_follow_the_layout() {
+        let mut rng = Rng::new(9);
+        for kc in (1..=20).chain((21..=70).step_by(7)) {
+            for (m, i0, pc, extra) in [(6, 0, 0, 0), (13, 1, 2, 3), (24, 0, 5, 1), (17, 4, 1, 0)] {
+                let ld = pc + kc + extra;
+                let data = rng.vec(ld * (i0 + m));
+                let a = Operand { data: &data, ld, trans: false };
+                let len = round_up(m, MR) * kc;
+                let mut buf = vec![f32::NAN; len + 16];
+                pack_a(&a, i0, m, pc, kc, &mut buf[..len]);
+                for p in 0..len / (kc * MR) {
+                    for kk in 0..kc {
+                        for r in 0..MR {
+                            let want = if p * MR + r < m { data[(i0 + p * MR + r) * ld + pc + kk] } else { 0.0 };
+                            assert_eq!(buf[(p * kc + kk) * MR + r].to_bits(), want.to_bits(), "kc={kc} m={m} p={p} kk={kk} r={r}");
+                        }
+                    }
+                }
+                assert!(buf[len..].iter().all(|v| v.is_nan()), "kc={kc} m={m}: wrote past the panels");
             }
         }
     }

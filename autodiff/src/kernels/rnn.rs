@@ -11,6 +11,7 @@ use super::gemm::{gemm, gemm_packed, gemm_packed_serial, PackedB, SharedMut};
 use super::math::{sigmoid, tanh};
 use super::PARALLEL_MIN;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// One row of the forward pass. `z`: `4h` pre-activations; `c`: `h`;
 /// writes `out = [h', c']` (`2h`), `act = [i, f, g, o]` (`4h`) and
@@ -198,6 +199,21 @@ fn row_chunks(b: usize) -> Vec<std::ops::Range<usize>> {
     (0..k).map(|i| i * b / k..(i + 1) * b / k).collect()
 }
 
+/// `len` floats at `p`, zero-filled first: a task's part of an output that
+/// starts uninitialized, cleared right before it is written (in cache, on
+/// the task's own thread) instead of by one serial pass over the whole output.
+///
+/// # Safety
+/// `p` is valid for `len` writes and nothing else refers to them while the
+/// slice lives.
+unsafe fn zeroed<'a>(p: *mut f32, len: usize) -> &'a mut [f32] {
+    // SAFETY: the caller's contract; zero bits are a valid f32.
+    unsafe {
+        p.write_bytes(0, len);
+        std::slice::from_raw_parts_mut(p, len)
+    }
+}
+
 /// `C (+)= A·B` with the packed `B`, on this thread when the caller already
 /// runs one task per worker.
 #[allow(clippy::too_many_arguments)]
@@ -213,10 +229,20 @@ fn product(serial: bool, m: usize, a: &[f32], lda: usize, b: &PackedB, c: &mut [
 /// (biases included), `[t, b, 4h]`; `w`: `W_hh`, `[4h, h]`; `h0`, `c0`:
 /// `[b, h]`. Per step `z = xp[s] + h·Wᵀ`, then the fused cell. Overwrites
 /// `out` (`[t, b, 2h]`, each step's `[h', c']`), `act` (`[t, b, 4h]`) and
-/// `tc` (`[t, b, h]`), the last two being saved for [`lstm_sequence_backward`].
+/// `tc` (`[t, b, h]`), the last two being saved for [`lstm_sequence_backward`];
+/// all three may start uninitialized (every element is written).
 /// The batch is split into [`row_chunks`], each running the whole sequence.
 #[allow(clippy::too_many_arguments)]
-pub fn lstm_sequence_forward(d: SeqDims, xp: &[f32], w: &[f32], h0: &[f32], c0: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
+pub fn lstm_sequence_forward(
+    d: SeqDims,
+    xp: &[f32],
+    w: &[f32],
+    h0: &[f32],
+    c0: &[f32],
+    out: &mut [MaybeUninit<f32>],
+    act: &mut [MaybeUninit<f32>],
+    tc: &mut [MaybeUninit<f32>],
+) {
     let SeqDims { t, b, h } = d;
     let (bh, bh2, bh4) = (b * h, 2 * b * h, 4 * b * h);
     assert!(xp.len() == t * bh4 && w.len() == 4 * h * h && h0.len() == bh && c0.len() == bh);
@@ -224,7 +250,7 @@ pub fn lstm_sequence_forward(d: SeqDims, xp: &[f32], w: &[f32], h0: &[f32], c0: 
     let wt = PackedB::new(h, 4 * h, w, h, true); // Wᵀ, packed once for all steps
     let chunks = row_chunks(b);
     let serial = chunks.len() > 1;
-    let (outp, actp, tcp) = (SharedMut(out.as_mut_ptr()), SharedMut(act.as_mut_ptr()), SharedMut(tc.as_mut_ptr()));
+    let (outp, actp, tcp) = (SharedMut(out.as_mut_ptr().cast()), SharedMut(act.as_mut_ptr().cast()), SharedMut(tc.as_mut_ptr().cast()));
     let f = select_forward_row();
     chunks.into_par_iter().for_each(|rows| {
         let (r0, nr) = (rows.start, rows.len());
@@ -232,12 +258,13 @@ pub fn lstm_sequence_forward(d: SeqDims, xp: &[f32], w: &[f32], h0: &[f32], c0: 
         for s in 0..t {
             // SAFETY: this task touches only rows r0..r0+nr of every step of
             // `out`, `act` and `tc` (other tasks have other rows); it reads
-            // step s − 1 and writes step s, which do not overlap.
+            // step s − 1 (written by this task before) and writes step s,
+            // which do not overlap.
             let (o, a, tcs, prev) = unsafe {
                 (
-                    std::slice::from_raw_parts_mut(outp.get().add(s * bh2 + r0 * 2 * h), nr * 2 * h),
-                    std::slice::from_raw_parts_mut(actp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h),
-                    std::slice::from_raw_parts_mut(tcp.get().add(s * bh + r0 * h), nr * h),
+                    zeroed(outp.get().add(s * bh2 + r0 * 2 * h), nr * 2 * h),
+                    zeroed(actp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h),
+                    zeroed(tcp.get().add(s * bh + r0 * h), nr * h),
                     (s > 0).then(|| std::slice::from_raw_parts(outp.get().add((s - 1) * bh2 + r0 * 2 * h) as *const f32, nr * 2 * h)),
                 )
             };
@@ -263,7 +290,7 @@ pub fn lstm_sequence_forward(d: SeqDims, xp: &[f32], w: &[f32], h0: &[f32], c0: 
 
 /// Gradients of [`lstm_sequence_forward`] given `g` (`[t, b, 2h]`, the
 /// gradient of `out`) and the saved `out`, `act`, `tc`. Overwrites `dxp`
-/// (`[t, b, 4h]`), `dw` (`[4h, h]`), `dh0` and `dc0` (`[b, h]`).  The
+/// (`[t, b, 4h]`, may start uninitialized), `dw` (`[4h, h]`), `dh0` and `dc0` (`[b, h]`).  The
 /// recurrence runs per [`row_chunks`]; `dW` is one product over all steps.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_sequence_backward(
@@ -273,7 +300,7 @@ pub fn lstm_sequence_backward(
     c0: &[f32],
     saved: (&[f32], &[f32], &[f32]),
     g: &[f32],
-    dxp: &mut [f32],
+    dxp: &mut [MaybeUninit<f32>],
     dw: &mut [f32],
     dh0: &mut [f32],
     dc0: &mut [f32],
@@ -287,7 +314,7 @@ pub fn lstm_sequence_backward(
     let chunks = row_chunks(b);
     let serial = chunks.len() > 1;
     let fb = select_backward_row();
-    let (dxpp, dh0p, dc0p) = (SharedMut(dxp.as_mut_ptr()), SharedMut(dh0.as_mut_ptr()), SharedMut(dc0.as_mut_ptr()));
+    let (dxpp, dh0p, dc0p) = (SharedMut(dxp.as_mut_ptr().cast()), SharedMut(dh0.as_mut_ptr()), SharedMut(dc0.as_mut_ptr()));
     chunks.into_par_iter().for_each(|rows| {
         let (r0, nr) = (rows.start, rows.len());
         // Carried gradients of the state entering step s + 1.
@@ -306,7 +333,7 @@ pub fn lstm_sequence_backward(
             }
             let (cp, ldc) = if s == 0 { (&c0[r0 * h..], h) } else { (&out[(s - 1) * bh2 + r0 * 2 * h + h..], 2 * h) };
             // SAFETY: rows r0..r0+nr of step s of `dxp` belong to this task only.
-            let dz = unsafe { std::slice::from_raw_parts_mut(dxpp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h) };
+            let dz = unsafe { zeroed(dxpp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h) };
             let (a, tcs) = (&act[s * bh4 + r0 * 4 * h..][..nr * 4 * h], &tc[s * bh + r0 * h..][..nr * h]);
             for r in 0..nr {
                 let span = r * h..(r + 1) * h;
@@ -329,6 +356,8 @@ pub fn lstm_sequence_backward(
             std::slice::from_raw_parts_mut(dc0p.get().add(r0 * h), nr * h).copy_from_slice(&dc_carry);
         }
     });
+    // SAFETY: the tasks above wrote every step of every row of dxp.
+    let dxp: &[f32] = unsafe { std::slice::from_raw_parts(dxp.as_ptr().cast(), dxp.len()) };
     // dW = Σ_s dz_sᵀ·h_{s-1}: step 0 against h0, the rest in one product
     // against the h halves of the output rows (row stride 2h).
     gemm(4 * h, h, b, dxp, 4 * h, true, h0, h, false, dw, h, false);

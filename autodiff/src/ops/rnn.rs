@@ -141,10 +141,13 @@ impl Backward for LstmSequence {
             Vec::from(sequence_backward_ops(&i[0], &i[1], &i[2], &i[3], g))
         } else {
             let d = self.dims;
-            let (mut dxp, mut dw) = (vec![0.0; i[0].numel()], vec![0.0; i[1].numel()]);
+            let (mut dxp, mut dw) = (Vec::with_capacity(i[0].numel()), vec![0.0; i[1].numel()]);
             let (mut dh0, mut dc0) = (vec![0.0; d.b * d.h], vec![0.0; d.b * d.h]);
             let saved = (out.data(), &self.act[..], &self.tc[..]);
-            rnn::lstm_sequence_backward(d, i[1].data(), i[2].data(), i[3].data(), saved, g.data(), &mut dxp, &mut dw, &mut dh0, &mut dc0);
+            let dxp_out = &mut dxp.spare_capacity_mut()[..i[0].numel()];
+            rnn::lstm_sequence_backward(d, i[1].data(), i[2].data(), i[3].data(), saved, g.data(), dxp_out, &mut dw, &mut dh0, &mut dc0);
+            // SAFETY: lstm_sequence_backward wrote every element of dxp.
+            unsafe { dxp.set_len(i[0].numel()) };
             [dxp, dw, dh0, dc0].into_iter().zip(i).map(|(v, x)| Tensor::from_vec(v, x.shape())).collect()
         };
         grads.into_iter().zip(i).map(|(g, x)| x.requires_grad().then_some(g)).collect()
@@ -176,8 +179,15 @@ impl Tensor {
         );
         let dims = SeqDims { t: self.dim(0), b: h0.dim(0), h: h0.dim(1) };
         let n = dims.t * dims.b * dims.h;
-        let (mut out, mut act, mut tc) = (vec![0.0; 2 * n], vec![0.0; 4 * n], vec![0.0; n]);
-        rnn::lstm_sequence_forward(dims, self.data(), w_hh.data(), h0.data(), c0.data(), &mut out, &mut act, &mut tc);
+        let (mut out, mut act, mut tc) = (Vec::with_capacity(2 * n), Vec::with_capacity(4 * n), Vec::with_capacity(n));
+        let (o, a, t) = (&mut out.spare_capacity_mut()[..2 * n], &mut act.spare_capacity_mut()[..4 * n], &mut tc.spare_capacity_mut()[..n]);
+        rnn::lstm_sequence_forward(dims, self.data(), w_hh.data(), h0.data(), c0.data(), o, a, t);
+        // SAFETY: lstm_sequence_forward wrote every element of the three.
+        unsafe {
+            out.set_len(2 * n);
+            act.set_len(4 * n);
+            tc.set_len(n);
+        }
         let inputs = vec![self.clone(), w_hh.clone(), h0.clone(), c0.clone()];
         Tensor::from_op(out, vec![dims.t, dims.b, 2 * dims.h], LstmSequence { dims, act, tc }, inputs)
     }
