@@ -1032,6 +1032,15 @@ mod tests {
         Conv2dGeom { n, c_in, h, w, c_out, kh, kw, stride, padding, dilation }
     }
 
+    /// The shared geometries keep covering products of several `k` slices
+    /// (stride 1 and column stride 2) whatever `KC` is.
+    #[test]
+    fn geometries_cover_several_k_slices() {
+        let several = |g: &Conv2dGeom| slice_depth(g.k_dim()) < g.k_dim();
+        assert!(geometries().iter().any(|g| several(g) && g.stride == (1, 1)), "KC = {}", super::super::gemm::KC);
+        assert!(geometries().iter().any(|g| several(g) && g.stride.1 == 2), "KC = {}", super::super::gemm::KC);
+    }
+
     fn geometries() -> Vec<Conv2dGeom> {
         vec![
             geom(1, 1, 1, 1, 1, 1, 1, (1, 1), (0, 0), (1, 1)),
@@ -1048,14 +1057,14 @@ mod tests {
             geom(3, 5, 12, 12, 7, 3, 3, (1, 1), (1, 1), (1, 1)),
             geom(2, 1, 4, 4, 1, 3, 3, (3, 3), (0, 0), (1, 1)),
             geom(20, 2, 4, 5, 3, 2, 2, (1, 2), (1, 0), (1, 1)), // > MAX_CHUNKS images
-            // Direct stride-1 path: dilation, unequal padding, several k slices (c_in·9 > KC).
-            geom(2, 40, 6, 7, 9, 3, 3, (1, 1), (2, 1), (2, 1)),
+            // Direct stride-1 path: dilation, unequal padding, several k slices (c_in·9 = 432 > KC = 384).
+            geom(2, 48, 6, 7, 9, 3, 3, (1, 1), (2, 1), (2, 1)),
             geom(2, 3, 17, 19, 20, 3, 3, (1, 1), (1, 1), (1, 1)),
             // Column stride 2 (phase-split packing): ResNet's downsampling 3×3 and 1×1,
             // odd sizes, dilation with several k slices, more positions than one column block.
             geom(3, 16, 16, 16, 32, 3, 3, (2, 2), (1, 1), (1, 1)),
             geom(2, 16, 15, 13, 8, 1, 1, (2, 2), (0, 0), (1, 1)),
-            geom(2, 40, 9, 11, 6, 3, 3, (1, 2), (1, 2), (1, 2)),
+            geom(2, 48, 9, 11, 6, 3, 3, (1, 2), (1, 2), (1, 2)),
             geom(2, 1, 140, 141, 2, 1, 1, (2, 2), (0, 0), (1, 1)),
             // Big enough to make the inner gemm go parallel and to chunk the batch.
             geom(5, 16, 20, 18, 24, 3, 3, (1, 1), (1, 1), (1, 1)),
