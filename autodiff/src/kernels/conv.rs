@@ -12,7 +12,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::gemm::{count_flops, gemm, give_back_scratch, round_up, slice_depth, take_scratch, Offsets, Packed, PackedLhs, NR};
+use super::gemm::{count_flops, gemm, give_back_scratch, round_up, slice_depth, take_scratch, Offsets, Packed, PackedLhs, PanelB, NR};
 use super::winograd;
 
 /// Geometry of a 2-D convolution, NCHW input, weights `[c_out, c_in, kh, kw]` (groups = 1).
@@ -460,7 +460,7 @@ pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilog
     } else if g.stride == (1, 1) {
         forward_direct(g, x, w, epi, y);
     } else {
-        forward_im2col(g, x, w, epi, y);
+        forward_im2col(g, x, w, epi, y, reads_split_in_place(g));
     }
 }
 
@@ -499,14 +499,20 @@ pub fn conv2d_forward_pair(
 /// copied zero-padded with its columns split into even and odd phases
 /// ([`split_dims`]), so every run of an im2col row within an output row is
 /// one contiguous copy ([`pack_split_im2col`]).
-fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>]) {
+fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>], in_place: bool) {
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
     let ys = g.c_out * no;
     let split = (g.stride.1 == 2).then(|| split_dims(g));
     let split_len = split.map_or(0, |(hp, wp)| g.c_in * hp * wp);
+    let in_place = in_place && split.is_some();
     let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
     let kds = slice_depth(kd);
     let cols = cols_per_block(kd).min(round_up(no, NR));
+    // Read in place: where each im2col row of a panel starts in the split image.
+    let offsets: Vec<usize> = match split {
+        Some(dims) if in_place => (0..kd).map(|r| split_row_offset(g, dims, r)).collect(),
+        _ => Vec::new(),
+    };
     y.par_chunks_mut(ys).enumerate().for_each(|(i, yi)| {
         let xi = &x[i * xs..(i + 1) * xs];
         // The split copy has NR values of slack: its packing copies whole panel rows.
@@ -516,11 +522,19 @@ fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &m
             sv[split_len..split_len + NR].fill(0.0);
         }
         // NR values of slack: the split packing's last panel row may spill past it.
-        let mut bp = take_scratch(&PACK_COL, kds * cols + NR);
+        let mut bp = take_scratch(&PACK_COL, if in_place { 0 } else { kds * cols + NR });
         for j0 in (0..no).step_by(cols) {
             let nb = cols.min(no - j0);
             for pc in (0..kd).step_by(kds) {
                 let kc = kds.min(kd - pc);
+                let c0 = yi[j0..].as_mut_ptr().cast::<f32>();
+                if let (true, Some((_, wp))) = (in_place, split) {
+                    let b = RowPanels::new(&sv[..split_len + NR], &offsets[pc..pc + kc], j0, nb, g.out_w(), g.stride.0 * wp);
+                    // SAFETY: as below; every panel is NR values of one output row,
+                    // read at offsets inside the split image (RowPanels::new).
+                    unsafe { lhs.multiply_slice(pc, kc, b, nb, c0, no, pc > 0) };
+                    continue;
+                }
                 match split {
                     Some(dims) => pack_split_im2col(g, dims, &sv[..split_len + NR], pc, kc, j0, nb, &mut bp),
                     None => pack_im2col(g, xi, pc, kc, j0, nb, &mut bp),
@@ -529,7 +543,7 @@ fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &m
                 // output (stride `no`) lie inside `yi`, which this task owns;
                 // the first k slice (pc = 0) overwrites, later ones add to
                 // what it wrote.
-                unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), nb, yi.as_mut_ptr().add(j0).cast(), no, pc > 0) };
+                unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), nb, c0, no, pc > 0) };
             }
         }
         give_back_scratch(&PACK_COL, bp);
@@ -537,6 +551,73 @@ fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &m
         // SAFETY: the k slices above wrote every column block of every row.
         finish_image(&epi.images(i, ys), no, unsafe { assume_init(yi) });
     });
+}
+
+/// Whether [`forward_im2col`] reads the im2col rows straight from the
+/// phase-split image instead of packing them: when every `NR`-column panel
+/// is a stretch of one output row (output width a multiple of `NR`, e.g.
+/// ResNet's 16-wide downsampling outputs), each of its rows is `NR`
+/// consecutive values of the split image.  Not for 1×1 kernels, where
+/// packing is cheap and the packed panels were faster at 2 threads
+/// (`bench_split_in_place`: ResNet-20's 3×3 16→32, batch 128, 1 / 2 threads
+/// 6.0 → 4.5 / 2.9 → 2.3 ms; its 1×1 1.43 → 1.27 / 0.71 → 0.77 ms).
+fn reads_split_in_place(g: &Conv2dGeom) -> bool {
+    g.stride.1 == 2 && g.out_w().is_multiple_of(NR) && g.kh * g.kw > 1
+}
+
+/// Where im2col row `r` (input channel, kernel row, kernel column) of output
+/// (0, 0) starts in an image split as [`split_dims`] says; output `(oy, ox)`
+/// is `oy·sh·wp + ox` further.
+fn split_row_offset(g: &Conv2dGeom, (hp, wp): (usize, usize), r: usize) -> usize {
+    let (kj, ki, ci) = (r % g.kw, (r / g.kw) % g.kh, r / (g.kh * g.kw));
+    let (dh, dw) = g.dilation;
+    ci * hp * wp + ki * dh * wp + (kj * dw % 2) * (wp / 2) + kj * dw / 2
+}
+
+/// The `B` panels of a stride-2 convolution read in place
+/// ([`reads_split_in_place`]): panel columns `q..q + NR` are output row
+/// `q / ow`, columns `q % ow..`, so row `kk` of the panel starts at
+/// `offsets[kk] + (q / ow)·row_step + q % ow` of the split image.
+#[derive(Clone, Copy)]
+struct RowPanels {
+    /// Row 0 of the current panel.
+    base: *const f32,
+    /// The split image.
+    image: *const f32,
+    /// Offset of each row of the slice (see [`split_row_offset`]).
+    offsets: *const usize,
+    /// The current panel's first output column.
+    q: usize,
+    /// Output width (a multiple of `NR`).
+    ow: usize,
+    /// Distance between two output rows in the split image (`sh · wp`).
+    row_step: usize,
+}
+
+impl RowPanels {
+    /// The panels of output columns `q..q + nb` (`q` a multiple of `NR`),
+    /// after checking that every row of each of them lies in `image`.
+    fn new(image: &[f32], offsets: &[usize], q: usize, nb: usize, ow: usize, row_step: usize) -> RowPanels {
+        assert!(ow.is_multiple_of(NR) && q.is_multiple_of(NR));
+        let last = offsets.iter().max().copied().unwrap_or(0);
+        assert!(nb == 0 || last + (q + nb - 1) / ow * row_step + ow <= image.len(), "conv: split image too short");
+        let at = q / ow * row_step + q % ow;
+        RowPanels { base: image[at.min(image.len())..].as_ptr(), image: image.as_ptr(), offsets: offsets.as_ptr(), q, ow, row_step }
+    }
+}
+
+impl PanelB for RowPanels {
+    #[inline(always)]
+    unsafe fn row(self, kk: usize) -> *const f32 {
+        // SAFETY: forwarded contract.
+        unsafe { self.base.add(*self.offsets.add(kk)) }
+    }
+    #[inline(always)]
+    unsafe fn shift(self, cols: usize, _kc: usize) -> Self {
+        let q = self.q + cols;
+        // SAFETY: forwarded contract (the moved panel lies in the image).
+        RowPanels { base: unsafe { self.image.add((q / self.ow) * self.row_step + q % self.ow) }, q, ..self }
+    }
 }
 
 /// Padded rows and columns (`hp`, `wp`) of an image split by
@@ -1032,6 +1113,62 @@ mod tests {
         Conv2dGeom { n, c_in, h, w, c_out, kh, kw, stride, padding, dilation }
     }
 
+    /// Reading a stride-2 convolution's im2col rows in place from the split
+    /// image gives the same bits as packing them (16- and 32-wide outputs,
+    /// 3×3 and 1×1 (which the policy leaves packed), dilation, several k
+    /// slices, bias and ReLU).
+    #[test]
+    fn split_read_in_place_matches_packing() {
+        let mut rng = Rng::new(91);
+        for g in [
+            geom(2, 8, 32, 32, 12, 3, 3, (2, 2), (1, 1), (1, 1)),
+            geom(3, 5, 31, 32, 7, 1, 1, (2, 2), (0, 0), (1, 1)),
+            geom(2, 48, 9, 66, 5, 3, 3, (1, 2), (1, 1), (1, 2)),
+        ] {
+            assert!(g.stride.1 == 2 && g.out_w().is_multiple_of(NR), "{g:?}");
+            let (x, w, b) = (rng.vec(g.n * g.c_in * g.h * g.w), rng.vec(g.c_out * g.k_dim()), rng.vec(g.c_out));
+            let epi = ConvEpilogue { bias: Some(&b), relu: true, ..ConvEpilogue::default() };
+            let run = |in_place: bool| {
+                let mut y = vec![MaybeUninit::new(f32::NAN); g.n * g.c_out * g.out_plane()];
+                forward_im2col(&g, &x, &w, epi, &mut y, in_place);
+                // SAFETY: forward_im2col wrote every element.
+                unsafe { assume_init(&mut y) }.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            assert_eq!(run(true), run(false), "{g:?}");
+        }
+    }
+
+    /// Stride-2 convolutions of ResNet-20 (batch 128) with the im2col rows
+    /// read in place vs packed, alternated, best of 15 each:
+    /// `cargo test --release -p autodiff bench_split_in_place -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn bench_split_in_place() {
+        let mut rng = Rng::new(5);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            for g in [geom(128, 16, 32, 32, 32, 3, 3, (2, 2), (1, 1), (1, 1)), geom(128, 16, 32, 32, 32, 1, 1, (2, 2), (0, 0), (1, 1))] {
+                let (x, w) = (rng.vec(g.n * g.c_in * g.h * g.w), rng.vec(g.c_out * g.k_dim()));
+                let mut y = vec![MaybeUninit::new(0.0f32); g.n * g.c_out * g.out_plane()];
+                let mut best = [f64::MAX; 2];
+                pool.install(|| {
+                    for rep in 0..32 {
+                        let in_place = rep % 2 == 0;
+                        let t = std::time::Instant::now();
+                        forward_im2col(&g, &x, &w, ConvEpilogue::default(), &mut y, in_place);
+                        if rep >= 2 {
+                            best[rep % 2] = best[rep % 2].min(t.elapsed().as_secs_f64() * 1e3);
+                        }
+                    }
+                });
+                println!(
+                    "{threads} thread(s) {}x{} stride 2, {}->{} ch: in place {:.3} ms, packed {:.3} ms",
+                    g.kh, g.kw, g.c_in, g.c_out, best[0], best[1]
+                );
+            }
+        }
+    }
+
     /// The shared geometries keep covering products of several `k` slices
     /// (stride 1 and column stride 2) whatever `KC` is.
     #[test]
@@ -1065,6 +1202,9 @@ mod tests {
             geom(3, 16, 16, 16, 32, 3, 3, (2, 2), (1, 1), (1, 1)),
             geom(2, 16, 15, 13, 8, 1, 1, (2, 2), (0, 0), (1, 1)),
             geom(2, 48, 9, 11, 6, 3, 3, (1, 2), (1, 2), (1, 2)),
+            // Outputs 16 and 32 wide: the im2col rows read in place from the split image.
+            geom(2, 8, 32, 32, 12, 3, 3, (2, 2), (1, 1), (1, 1)),
+            geom(2, 48, 9, 66, 5, 3, 3, (1, 2), (1, 1), (1, 2)),
             geom(2, 1, 140, 141, 2, 1, 1, (2, 2), (0, 0), (1, 1)),
             // Big enough to make the inner gemm go parallel and to chunk the batch.
             geom(5, 16, 20, 18, 24, 3, 3, (1, 1), (1, 1), (1, 1)),
