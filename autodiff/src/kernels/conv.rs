@@ -557,12 +557,16 @@ fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &m
 /// phase-split image instead of packing them: when every `NR`-column panel
 /// is a stretch of one output row (output width a multiple of `NR`, e.g.
 /// ResNet's 16-wide downsampling outputs), each of its rows is `NR`
-/// consecutive values of the split image.  Not for 1×1 kernels, where
+/// consecutive values of the split image; when it is two whole output rows
+/// (outputs `NR / 2` wide and an even number of rows, ResNet's 8 × 8), each
+/// of its rows is two runs of `NR / 2`.  Not for 1×1 kernels, where
 /// packing is cheap and the packed panels were faster at 2 threads
 /// (`bench_split_in_place`: ResNet-20's 3×3 16→32, batch 128, 1 / 2 threads
 /// 6.0 → 4.5 / 2.9 → 2.3 ms; its 1×1 1.43 → 1.27 / 0.71 → 0.77 ms).
 fn reads_split_in_place(g: &Conv2dGeom) -> bool {
-    g.stride.1 == 2 && g.out_w().is_multiple_of(NR) && g.kh * g.kw > 1
+    let ow = g.out_w();
+    let rows_fit = ow.is_multiple_of(NR) || (ow == NR / 2 && g.out_h().is_multiple_of(2));
+    g.stride.1 == 2 && rows_fit && g.kh * g.kw > 1
 }
 
 /// Where im2col row `r` (input channel, kernel row, kernel column) of output
@@ -575,9 +579,10 @@ fn split_row_offset(g: &Conv2dGeom, (hp, wp): (usize, usize), r: usize) -> usize
 }
 
 /// The `B` panels of a stride-2 convolution read in place
-/// ([`reads_split_in_place`]): panel columns `q..q + NR` are output row
-/// `q / ow`, columns `q % ow..`, so row `kk` of the panel starts at
-/// `offsets[kk] + (q / ow)·row_step + q % ow` of the split image.
+/// ([`reads_split_in_place`]): panel columns `q..q + NR` start at output
+/// row `q / ow`, column `q % ow`, so row `kk` of the panel starts at
+/// `offsets[kk] + (q / ow)·row_step + q % ow` of the split image; its second
+/// half follows it, or (outputs `NR / 2` wide) is the next output row.
 #[derive(Clone, Copy)]
 struct RowPanels {
     /// Row 0 of the current panel.
@@ -588,21 +593,28 @@ struct RowPanels {
     offsets: *const usize,
     /// The current panel's first output column.
     q: usize,
-    /// Output width (a multiple of `NR`).
+    /// Output width (a multiple of `NR`, or `NR / 2`).
     ow: usize,
     /// Distance between two output rows in the split image (`sh · wp`).
     row_step: usize,
+    /// Distance from a row's first half to its second.
+    hi: usize,
 }
 
 impl RowPanels {
     /// The panels of output columns `q..q + nb` (`q` a multiple of `NR`),
-    /// after checking that every row of each of them lies in `image`.
+    /// after checking that every half row of each of them lies in `image`.
     fn new(image: &[f32], offsets: &[usize], q: usize, nb: usize, ow: usize, row_step: usize) -> RowPanels {
-        assert!(ow.is_multiple_of(NR) && q.is_multiple_of(NR));
-        let last = offsets.iter().max().copied().unwrap_or(0);
-        assert!(nb == 0 || last + (q + nb - 1) / ow * row_step + ow <= image.len(), "conv: split image too short");
-        let at = q / ow * row_step + q % ow;
-        RowPanels { base: image[at.min(image.len())..].as_ptr(), image: image.as_ptr(), offsets: offsets.as_ptr(), q, ow, row_step }
+        assert!((ow.is_multiple_of(NR) || ow == NR / 2) && q.is_multiple_of(NR));
+        let hi = if ow == NR / 2 { row_step } else { NR / 2 };
+        let at = |q: usize| q / ow * row_step + q % ow;
+        if nb > 0 {
+            let last = offsets.iter().max().copied().unwrap_or(0);
+            let end = last + at(q + round_up(nb, NR) - NR) + hi + NR / 2;
+            assert!(end <= image.len(), "conv: split image too short");
+        }
+        let base = image[at(q).min(image.len())..].as_ptr();
+        RowPanels { base, image: image.as_ptr(), offsets: offsets.as_ptr(), q, ow, row_step, hi }
     }
 }
 
@@ -611,6 +623,11 @@ impl PanelB for RowPanels {
     unsafe fn row(self, kk: usize) -> *const f32 {
         // SAFETY: forwarded contract.
         unsafe { self.base.add(*self.offsets.add(kk)) }
+    }
+    #[inline(always)]
+    unsafe fn row_hi(self, kk: usize) -> *const f32 {
+        // SAFETY: forwarded contract.
+        unsafe { self.row(kk).add(self.hi) }
     }
     #[inline(always)]
     unsafe fn shift(self, cols: usize, _kc: usize) -> Self {
@@ -1114,9 +1131,9 @@ mod tests {
     }
 
     /// Reading a stride-2 convolution's im2col rows in place from the split
-    /// image gives the same bits as packing them (16- and 32-wide outputs,
-    /// 3×3 and 1×1 (which the policy leaves packed), dilation, several k
-    /// slices, bias and ReLU).
+    /// image gives the same bits as packing them (8-, 16- and 32-wide
+    /// outputs, 3×3 and 1×1 (which the policy leaves packed), dilation,
+    /// several k slices, bias and ReLU).
     #[test]
     fn split_read_in_place_matches_packing() {
         let mut rng = Rng::new(91);
@@ -1124,8 +1141,10 @@ mod tests {
             geom(2, 8, 32, 32, 12, 3, 3, (2, 2), (1, 1), (1, 1)),
             geom(3, 5, 31, 32, 7, 1, 1, (2, 2), (0, 0), (1, 1)),
             geom(2, 48, 9, 66, 5, 3, 3, (1, 2), (1, 1), (1, 2)),
+            geom(2, 48, 16, 16, 12, 3, 3, (2, 2), (1, 1), (1, 1)),
+            geom(3, 5, 8, 15, 7, 3, 3, (1, 2), (0, 1), (1, 1)),
         ] {
-            assert!(g.stride.1 == 2 && g.out_w().is_multiple_of(NR), "{g:?}");
+            assert!(g.stride.1 == 2 && (g.out_w().is_multiple_of(NR) || (g.out_w() == NR / 2 && g.out_h() % 2 == 0)), "{g:?}");
             let (x, w, b) = (rng.vec(g.n * g.c_in * g.h * g.w), rng.vec(g.c_out * g.k_dim()), rng.vec(g.c_out));
             let epi = ConvEpilogue { bias: Some(&b), relu: true, ..ConvEpilogue::default() };
             let run = |in_place: bool| {
@@ -1147,7 +1166,11 @@ mod tests {
         let mut rng = Rng::new(5);
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            for g in [geom(128, 16, 32, 32, 32, 3, 3, (2, 2), (1, 1), (1, 1)), geom(128, 16, 32, 32, 32, 1, 1, (2, 2), (0, 0), (1, 1))] {
+            for g in [
+                geom(128, 16, 32, 32, 32, 3, 3, (2, 2), (1, 1), (1, 1)),
+                geom(128, 16, 32, 32, 32, 1, 1, (2, 2), (0, 0), (1, 1)),
+                geom(128, 32, 16, 16, 64, 3, 3, (2, 2), (1, 1), (1, 1)),
+            ] {
                 let (x, w) = (rng.vec(g.n * g.c_in * g.h * g.w), rng.vec(g.c_out * g.k_dim()));
                 let mut y = vec![MaybeUninit::new(0.0f32); g.n * g.c_out * g.out_plane()];
                 let mut best = [f64::MAX; 2];

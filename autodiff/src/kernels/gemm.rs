@@ -74,6 +74,16 @@ pub(crate) trait PanelB: Copy {
     /// # Safety
     /// `kk` must be below the `kc` the panel was built for.
     unsafe fn row(self, kk: usize) -> *const f32;
+    /// Start of the second half of row `kk` (its last `NR / 2` floats):
+    /// right after the first half unless the source says otherwise.
+    ///
+    /// # Safety
+    /// As [`PanelB::row`].
+    #[inline(always)]
+    unsafe fn row_hi(self, kk: usize) -> *const f32 {
+        // SAFETY: forwarded contract (a row holds NR floats).
+        unsafe { self.row(kk).add(NR / 2) }
+    }
     /// The same source moved `cols` columns to the right.
     ///
     /// # Safety
@@ -124,15 +134,16 @@ impl PanelB for Offsets {
 
 /// A microkernel: `C[MR × NR] (+)= A·B` over `kc` steps, where `a` is a packed
 /// `A` micro-panel (`kc × MR`, `MR` contiguous per step), `b` gives the rows
-/// of `B` (`NR` floats each) and `c` is the top-left element of an `MR × NR`
+/// of `B` (`NR` floats each, in two halves: [`PanelB::row`] and
+/// [`PanelB::row_hi`]) and `c` is the top-left element of an `MR × NR`
 /// tile of `C` with row stride `ldc`; `accumulate` adds to `C` instead of
 /// overwriting.  Only the first `rows` rows matter: a short panel (the last
 /// one when `m` is not a multiple of `MR`, e.g. 32 = 5·6 + 2) skips the
 /// padding rows' multiply-adds.  Each element's sum runs over `k` in the same
 /// order whatever `rows`, so a short panel gives the same bits as a full one.
 ///
-/// Safety contract: `a` is valid for `kc·MR` reads, every `b.row(kk)` for
-/// `NR` reads, and the `MR` rows of `NR` elements at `c + r·ldc` are valid for
+/// Safety contract: `a` is valid for `kc·MR` reads, every `b.row(kk)` and
+/// `b.row_hi(kk)` for `NR / 2` reads, and the `MR` rows of `NR` elements at `c + r·ldc` are valid for
 /// writes and not aliased by any live reference.  Exactly the first
 /// [`written_rows`]`(rows)` rows of the tile are written (so when that equals
 /// `rows`, only those rows need to be valid).
@@ -173,10 +184,11 @@ unsafe fn scalar_body<B: PanelB, const ROWS: usize>(kc: usize, a: *const f32, b:
     let a = unsafe { std::slice::from_raw_parts(a, kc * MR) };
     let mut acc = [[0.0f32; NR]; ROWS];
     for (kk, ap) in a.chunks_exact(MR).enumerate() {
-        // SAFETY: kk < kc (Kernel contract).
-        let bp: &[f32; NR] = unsafe { &*(b.row(kk) as *const [f32; NR]) };
+        // SAFETY: kk < kc (Kernel contract): both halves hold NR / 2 floats.
+        let (lo, hi) = unsafe { (&*(b.row(kk) as *const [f32; NR / 2]), &*(b.row_hi(kk) as *const [f32; NR / 2])) };
+        let bp: [f32; NR] = std::array::from_fn(|j| if j < NR / 2 { lo[j] } else { hi[j - NR / 2] });
         for (row, &ai) in acc.iter_mut().zip(ap) {
-            for (c, &bj) in row.iter_mut().zip(bp) {
+            for (c, &bj) in row.iter_mut().zip(&bp) {
                 *c += ai * bj;
             }
         }
@@ -232,9 +244,8 @@ unsafe fn avx2_body<B: PanelB, const ROWS: usize>(kc: usize, a: *const f32, b: B
             _mm_prefetch::<_MM_HINT_T0>(p.add(60));
         }
         for kk in 0..kc {
-            let bp = b.row(kk);
-            let b0 = _mm256_loadu_ps(bp);
-            let b1 = _mm256_loadu_ps(bp.add(8));
+            let b0 = _mm256_loadu_ps(b.row(kk));
+            let b1 = _mm256_loadu_ps(b.row_hi(kk));
             for (r, acc_r) in acc.iter_mut().enumerate() {
                 let ar = _mm256_broadcast_ss(&*a.add(r));
                 acc_r[0] = _mm256_fmadd_ps(ar, b0, acc_r[0]);
