@@ -1,8 +1,10 @@
-"""Per case and side, each round's median and the best (lowest) of them, from
-the files written by interleaved.sh:  python3 best_of_rounds.py DIR [DIR ...]
-(several folders pool their rounds: runs of the same binaries)."""
+"""Per case and side, each round's median, the best (lowest) of them and
+their median, from the files written by interleaved.sh:
+python3 best_of_rounds.py DIR [DIR ...]  (several folders pool their
+rounds: runs of the same binaries)."""
 import collections
 import json
+import statistics
 import sys
 
 FILES = {"torch default": "torch_default.jsonl", "torch tuned": "torch_tuned.jsonl",
@@ -34,10 +36,11 @@ def main(folders):
             if key.startswith("sgemm"):
                 flop = 2 * int(key.split("=")[1]) ** 3
                 rounds = ", ".join(f"{flop / x / 1e9:.0f}" for x in v)
-                row.append(f"{side}: best {flop / min(v) / 1e9:.1f} GFLOP/s (rounds {rounds})")
+                med = flop / statistics.median(v) / 1e9
+                row.append(f"{side}: best {flop / min(v) / 1e9:.1f} GFLOP/s, median {med:.1f} (rounds {rounds})")
             else:
                 rounds = ", ".join(f"{x * 1e3:.1f}" for x in v)
-                row.append(f"{side}: best {min(v) * 1e3:.1f} ms (rounds {rounds})")
+                row.append(f"{side}: best {min(v) * 1e3:.1f} ms, median {statistics.median(v) * 1e3:.1f} (rounds {rounds})")
         print(f"{key}: " + " | ".join(row))
 
 
