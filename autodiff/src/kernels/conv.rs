@@ -498,7 +498,10 @@ pub fn conv2d_forward_pair(
 /// column stride 2 (ResNet's downsampling 3×3 and 1×1) the image is first
 /// copied zero-padded with its columns split into even and odd phases
 /// ([`split_dims`]), so every run of an im2col row within an output row is
-/// one contiguous copy ([`pack_split_im2col`]).
+/// one contiguous copy ([`pack_split_im2col`]); with `in_place` (only for
+/// outputs a multiple of `NR` wide, or `NR / 2` wide with an even height;
+/// [`reads_split_in_place`] decides) the microkernel reads the runs where
+/// they are instead ([`RowPanels`]).  Same bits either way.
 fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [MaybeUninit<f32>], in_place: bool) {
     let (kd, no, xs) = (g.k_dim(), g.out_plane(), g.x_size());
     let ys = g.c_out * no;
