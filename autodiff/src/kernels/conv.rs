@@ -1200,8 +1200,8 @@ mod tests {
     #[test]
     fn geometries_cover_several_k_slices() {
         let several = |g: &Conv2dGeom| slice_depth(g.k_dim()) < g.k_dim();
-        assert!(geometries().iter().any(|g| several(g) && g.stride == (1, 1)), "KC = {}", super::super::gemm::KC);
-        assert!(geometries().iter().any(|g| several(g) && g.stride.1 == 2), "KC = {}", super::super::gemm::KC);
+        assert!(geometries().iter().any(|g| several(g) && g.stride == (1, 1)), "KC = {}", crate::kernels::gemm::KC);
+        assert!(geometries().iter().any(|g| several(g) && g.stride.1 == 2), "KC = {}", crate::kernels::gemm::KC);
     }
 
     fn geometries() -> Vec<Conv2dGeom> {

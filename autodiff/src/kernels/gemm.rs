@@ -146,8 +146,8 @@ impl PanelB for Offsets {
 /// order whatever `rows`, so a short panel gives the same bits as a full one.
 ///
 /// Safety contract: `a` is valid for `kc·MR` reads, every `b.row(kk)` and
-/// `b.row_hi(kk)` for `NR / 2` reads, and the `MR` rows of `NR` elements at `c + r·ldc` are valid for
-/// writes and not aliased by any live reference.  Exactly the first
+/// `b.row_hi(kk)` for `NR / 2` reads, and the `MR` rows of `NR` elements at
+/// `c + r·ldc` are valid for writes and not aliased by any live reference.  Exactly the first
 /// [`written_rows`]`(rows)` rows of the tile are written (so when that equals
 /// `rows`, only those rows need to be valid).
 pub(crate) type Kernel<B> = unsafe fn(usize, usize, *const f32, B, *mut f32, usize, bool);

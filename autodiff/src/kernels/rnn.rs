@@ -290,8 +290,9 @@ pub fn lstm_sequence_forward(
 
 /// Gradients of [`lstm_sequence_forward`] given `g` (`[t, b, 2h]`, the
 /// gradient of `out`) and the saved `out`, `act`, `tc`. Overwrites `dxp`
-/// (`[t, b, 4h]`, may start uninitialized), `dw` (`[4h, h]`), `dh0` and `dc0` (`[b, h]`).  The
-/// recurrence runs per [`row_chunks`]; `dW` is one product over all steps.
+/// (`[t, b, 4h]`, may start uninitialized), `dw` (`[4h, h]`), `dh0` and
+/// `dc0` (`[b, h]`).  The recurrence runs per [`row_chunks`]; `dW` is one
+/// product over all steps.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_sequence_backward(
     d: SeqDims,
