@@ -54,8 +54,10 @@ const MIN_TILES: usize = 8;
 /// Columns of `op(B)` packed at once (multiple of `NB`); bounds the packed-B buffer.
 const NC: usize = 4096;
 /// `op(A)` is packed once and shared by all tiles when its packed form holds
-/// at most this many floats (see [`shares_a`]).
-const SHARED_A_MAX: usize = 1 << 21;
+/// at most this many floats, 16 MB (see [`shares_a`]): large enough for the
+/// 1024 × 2048 transposed gradient of an LSTM's weight gradients, which
+/// otherwise is packed again for each column block.
+const SHARED_A_MAX: usize = 1 << 22;
 /// Products with at most this many rows (and a shared `op(A)`) run as one
 /// row of full-height column tiles that pack their own part of `op(B)`
 /// ([`multiply_short`]).
@@ -1285,7 +1287,7 @@ mod tests {
     /// its own rows).
     #[test]
     fn unshared_a_all_transpositions() {
-        let (m, n, k) = (2100, 20, 1001);
+        let (m, n, k) = (2100, 20, 2001);
         assert!(!shares_a(m, k));
         for t in 0..4 {
             let (ta, tb) = (t & 1 == 1, t & 2 == 2);

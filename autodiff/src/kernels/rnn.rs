@@ -226,16 +226,17 @@ fn product(serial: bool, m: usize, a: &[f32], lda: usize, b: &PackedB, c: &mut [
 }
 
 /// Runs an LSTM layer over a sequence. `xp`: the input projections
-/// (biases included), `[t, b, 4h]`; `w`: `W_hh`, `[4h, h]`; `h0`, `c0`:
-/// `[b, h]`. Per step `z = xp[s] + h·Wᵀ`, then the fused cell. Overwrites
-/// `out` (`[t, b, 2h]`, each step's `[h', c']`), `act` (`[t, b, 4h]`) and
-/// `tc` (`[t, b, h]`), the last two being saved for [`lstm_sequence_backward`];
-/// all three may start uninitialized (every element is written).
+/// (biases included), `[t, b, 4h]`, overwritten: step `s` becomes
+/// `z = xp[s] + h·Wᵀ` in place (no copy per step); `w`: `W_hh`, `[4h, h]`;
+/// `h0`, `c0`: `[b, h]`. Overwrites `out` (`[t, b, 2h]`, each step's
+/// `[h', c']`), `act` (`[t, b, 4h]`) and `tc` (`[t, b, h]`), the last two
+/// being saved for [`lstm_bptt`]; all three may start uninitialized (every
+/// element is written).
 /// The batch is split into [`row_chunks`], each running the whole sequence.
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_sequence_forward(
     d: SeqDims,
-    xp: &[f32],
+    xp: &mut [f32],
     w: &[f32],
     h0: &[f32],
     c0: &[f32],
@@ -251,17 +252,18 @@ pub fn lstm_sequence_forward(
     let chunks = row_chunks(b);
     let serial = chunks.len() > 1;
     let (outp, actp, tcp) = (SharedMut(out.as_mut_ptr().cast()), SharedMut(act.as_mut_ptr().cast()), SharedMut(tc.as_mut_ptr().cast()));
+    let xpp = SharedMut(xp.as_mut_ptr());
     let f = select_forward_row();
     chunks.into_par_iter().for_each(|rows| {
         let (r0, nr) = (rows.start, rows.len());
-        let mut z = vec![0.0f32; nr * 4 * h];
         for s in 0..t {
             // SAFETY: this task touches only rows r0..r0+nr of every step of
-            // `out`, `act` and `tc` (other tasks have other rows); it reads
-            // step s − 1 (written by this task before) and writes step s,
-            // which do not overlap.
-            let (o, a, tcs, prev) = unsafe {
+            // `xp`, `out`, `act` and `tc` (other tasks have other rows); it
+            // reads step s − 1 (written by this task before) and writes step
+            // s, which do not overlap.
+            let (z, o, a, tcs, prev) = unsafe {
                 (
+                    std::slice::from_raw_parts_mut(xpp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h),
                     zeroed(outp.get().add(s * bh2 + r0 * 2 * h), nr * 2 * h),
                     zeroed(actp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h),
                     zeroed(tcp.get().add(s * bh + r0 * h), nr * h),
@@ -273,8 +275,7 @@ pub fn lstm_sequence_forward(
                 None => (&h0[r0 * h..(r0 + nr) * h], h, &c0[r0 * h..(r0 + nr) * h], h),
                 Some(p) => (p, 2 * h, &p[h..], 2 * h),
             };
-            z.copy_from_slice(&xp[s * bh4 + r0 * 4 * h..][..nr * 4 * h]);
-            product(serial, nr, hp, ldh, &wt, &mut z, 4 * h, true);
+            product(serial, nr, hp, ldh, &wt, z, 4 * h, true);
             for r in 0..nr {
                 f(
                     &z[r * 4 * h..][..4 * h],
@@ -288,28 +289,28 @@ pub fn lstm_sequence_forward(
     });
 }
 
-/// Gradients of [`lstm_sequence_forward`] given `g` (`[t, b, 2h]`, the
-/// gradient of `out`) and the saved `out`, `act`, `tc`. Overwrites `dxp`
-/// (`[t, b, 4h]`, may start uninitialized), `dw` (`[4h, h]`), `dh0` and
-/// `dc0` (`[b, h]`).  The recurrence runs per [`row_chunks`]; `dW` is one
-/// product over all steps.
+/// Backpropagation through time for [`lstm_sequence_forward`], given `g`
+/// (`[t, b, 2h]`, the gradient of `out`) and the saved `out`, `act`, `tc`.
+/// Overwrites `dxp` (`[t, b, 4h]`, the gradients of the projections, which
+/// may start uninitialized), `dh0` and `dc0` (`[b, h]`). The recurrence runs
+/// per [`row_chunks`]; the weight gradients are left to
+/// [`lstm_sequence_weight_grad`] or [`lstm_layer_weight_grads`].
 #[allow(clippy::too_many_arguments)]
-pub fn lstm_sequence_backward(
+pub fn lstm_bptt(
     d: SeqDims,
     w: &[f32],
-    h0: &[f32],
     c0: &[f32],
     saved: (&[f32], &[f32], &[f32]),
     g: &[f32],
     dxp: &mut [MaybeUninit<f32>],
-    dw: &mut [f32],
     dh0: &mut [f32],
     dc0: &mut [f32],
 ) {
     let SeqDims { t, b, h } = d;
     let (out, act, tc) = saved;
     let (bh, bh2, bh4) = (b * h, 2 * b * h, 4 * b * h);
-    assert!(g.len() == t * bh2 && out.len() == t * bh2 && dxp.len() == t * bh4 && dw.len() == 4 * h * h);
+    assert!(g.len() == t * bh2 && out.len() == t * bh2 && dxp.len() == t * bh4 && w.len() == 4 * h * h);
+    assert!(act.len() == t * bh4 && tc.len() == t * bh && c0.len() == bh);
     assert!(t > 0 && dh0.len() == bh && dc0.len() == bh);
     let wp = PackedB::new(4 * h, h, w, h, false); // W, packed once for all steps
     let chunks = row_chunks(b);
@@ -357,14 +358,56 @@ pub fn lstm_sequence_backward(
             std::slice::from_raw_parts_mut(dc0p.get().add(r0 * h), nr * h).copy_from_slice(&dc_carry);
         }
     });
-    // SAFETY: the tasks above wrote every step of every row of dxp.
-    let dxp: &[f32] = unsafe { std::slice::from_raw_parts(dxp.as_ptr().cast(), dxp.len()) };
-    // dW = Σ_s dz_sᵀ·h_{s-1}: step 0 against h0, the rest in one product
-    // against the h halves of the output rows (row stride 2h).
-    gemm(4 * h, h, b, dxp, 4 * h, true, h0, h, false, dw, h, false);
+}
+
+/// `dW_hh = Σ_s dz_sᵀ·h_{s-1}` (`[4h, h]`) from the projection gradients
+/// `dz` of [`lstm_bptt`] and the saved `out`: step 0 against `h0`, the rest
+/// in one product against the h halves of the output rows (row stride 2h).
+pub fn lstm_sequence_weight_grad(d: SeqDims, dz: &[f32], h0: &[f32], out: &[f32], dw: &mut [f32]) {
+    let SeqDims { t, b, h } = d;
+    assert!(dz.len() == t * b * 4 * h && h0.len() == b * h && out.len() == t * b * 2 * h && dw.len() == 4 * h * h);
+    gemm(4 * h, h, b, dz, 4 * h, true, h0, h, false, dw, h, false);
     if t > 1 {
-        gemm(4 * h, h, (t - 1) * b, &dxp[bh4..], 4 * h, true, out, 2 * h, false, dw, h, true);
+        gemm(4 * h, h, (t - 1) * b, &dz[4 * b * h..], 4 * h, true, out, 2 * h, false, dw, h, true);
     }
+}
+
+/// Both weight gradients of an LSTM layer whose projections are `x·W_ihᵀ +
+/// bias` (`x`: `[t, b, n_in]`), in one product `dzᵀ·[h_prev | x]`: the
+/// transposed `dz` (the biggest operand) is packed once for both. Returns
+/// `(dW_hh [4h, h], dW_ih [4h, n_in])`.
+pub fn lstm_layer_weight_grads(d: SeqDims, n_in: usize, dz: &[f32], h0: &[f32], out: &[f32], x: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let SeqDims { t, b, h } = d;
+    assert!(dz.len() == t * b * 4 * h && h0.len() == b * h && out.len() == t * b * 2 * h && x.len() == t * b * n_in);
+    // Row (s, r) of `y`: [h_{s-1}[r] | x_s[r]], with h_{-1} = h0.
+    let w = h + n_in;
+    let mut y: Vec<f32> = Vec::with_capacity(t * b * w);
+    let fill = |(i, row): (usize, &mut [MaybeUninit<f32>])| {
+        let (s, r) = (i / b, i % b);
+        let hp = if s == 0 { &h0[r * h..][..h] } else { &out[((s - 1) * b + r) * 2 * h..][..h] };
+        let (lo, hi) = row.split_at_mut(h);
+        for (d, src) in [(lo, hp), (hi, &x[i * n_in..][..n_in])] {
+            d.iter_mut().zip(src).for_each(|(d, &v)| {
+                d.write(v);
+            });
+        }
+    };
+    let rows = &mut y.spare_capacity_mut()[..t * b * w];
+    if rows.len() >= PARALLEL_MIN {
+        rows.par_chunks_mut(w).enumerate().for_each(fill);
+    } else {
+        rows.chunks_mut(w).enumerate().for_each(fill);
+    }
+    // SAFETY: `fill` wrote all w elements of every row.
+    unsafe { y.set_len(t * b * w) };
+    let mut dw = vec![0.0f32; 4 * h * w];
+    gemm(4 * h, w, t * b, dz, 4 * h, true, &y, w, false, &mut dw, w, false);
+    let (mut dw_hh, mut dw_ih) = (Vec::with_capacity(4 * h * h), Vec::with_capacity(4 * h * n_in));
+    for row in dw.chunks(w) {
+        dw_hh.extend_from_slice(&row[..h]);
+        dw_ih.extend_from_slice(&row[h..]);
+    }
+    (dw_hh, dw_ih)
 }
 
 #[cfg(test)]

@@ -4,6 +4,11 @@
 //! (chunk, three sigmoids, two tanh, muls, adds) with one pass. Its output is
 //! `concat(h', c')`; callers narrow it.
 //!
+//! [`Tensor::lstm_layer`] is a whole layer: the input projections of all
+//! steps in one product, then the recurrence, which turns them into the
+//! pre-activations in place; its backward gets `dW_ih` and `dW_hh` from one
+//! product, packing the transposed gradient of the projections once.
+//!
 //! [`Tensor::lstm_sequence`] runs the recurrence of one layer over all time
 //! steps in one op (per step one GEMM and the fused cell), given the input
 //! projections of all steps. Its backward is one BPTT sweep that writes the
@@ -19,6 +24,7 @@
 //! so higher derivatives stay exact.
 
 use crate::graph::{is_grad_enabled, Backward};
+use crate::kernels::gemm::{gemm_uninit, Epilogue};
 use crate::kernels::rnn::{self, SeqDims};
 use crate::tensor::Tensor;
 
@@ -123,6 +129,36 @@ fn sequence_backward_ops(xp: &Tensor, w: &Tensor, h0: &Tensor, c0: &Tensor, g: &
     [dz.reshape(xp.shape()), dw, dh0, dc0]
 }
 
+/// The fused first-order BPTT: `(dxp, dh0, dc0)` for the output gradient
+/// `g`, from `W_hh`, `c0` and what the forward pass saved.
+fn bptt(d: SeqDims, w_hh: &Tensor, c0: &Tensor, out: &Tensor, act: &[f32], tc: &[f32], g: &Tensor) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let n = d.t * d.b * 4 * d.h;
+    let mut dxp = Vec::with_capacity(n);
+    let (mut dh0, mut dc0) = (vec![0.0; d.b * d.h], vec![0.0; d.b * d.h]);
+    let saved = (out.data(), act, tc);
+    rnn::lstm_bptt(d, w_hh.data(), c0.data(), saved, g.data(), &mut dxp.spare_capacity_mut()[..n], &mut dh0, &mut dc0);
+    // SAFETY: lstm_bptt wrote every element of dxp.
+    unsafe { dxp.set_len(n) };
+    (dxp, dh0, dc0)
+}
+
+/// Runs the recurrence on the projections `xp` (`[t, b, 4h]`, consumed:
+/// they become the pre-activations): `(out, act, tc)`, see
+/// [`rnn::lstm_sequence_forward`].
+fn run_sequence(d: SeqDims, mut xp: Vec<f32>, w_hh: &Tensor, h0: &Tensor, c0: &Tensor) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let n = d.t * d.b * d.h;
+    let (mut out, mut act, mut tc) = (Vec::with_capacity(2 * n), Vec::with_capacity(4 * n), Vec::with_capacity(n));
+    let (o, a, t) = (&mut out.spare_capacity_mut()[..2 * n], &mut act.spare_capacity_mut()[..4 * n], &mut tc.spare_capacity_mut()[..n]);
+    rnn::lstm_sequence_forward(d, &mut xp, w_hh.data(), h0.data(), c0.data(), o, a, t);
+    // SAFETY: lstm_sequence_forward wrote every element of the three.
+    unsafe {
+        out.set_len(2 * n);
+        act.set_len(4 * n);
+        tc.set_len(n);
+    }
+    (out, act, tc)
+}
+
 /// Saved by the forward pass for the fused first-order backward.
 struct LstmSequence {
     dims: SeqDims,
@@ -141,20 +177,104 @@ impl Backward for LstmSequence {
             Vec::from(sequence_backward_ops(&i[0], &i[1], &i[2], &i[3], g))
         } else {
             let d = self.dims;
-            let (mut dxp, mut dw) = (Vec::with_capacity(i[0].numel()), vec![0.0; i[1].numel()]);
-            let (mut dh0, mut dc0) = (vec![0.0; d.b * d.h], vec![0.0; d.b * d.h]);
-            let saved = (out.data(), &self.act[..], &self.tc[..]);
-            let dxp_out = &mut dxp.spare_capacity_mut()[..i[0].numel()];
-            rnn::lstm_sequence_backward(d, i[1].data(), i[2].data(), i[3].data(), saved, g.data(), dxp_out, &mut dw, &mut dh0, &mut dc0);
-            // SAFETY: lstm_sequence_backward wrote every element of dxp.
-            unsafe { dxp.set_len(i[0].numel()) };
+            let (dxp, dh0, dc0) = bptt(d, &i[1], &i[3], out, &self.act, &self.tc, g);
+            let mut dw = vec![0.0; i[1].numel()];
+            rnn::lstm_sequence_weight_grad(d, &dxp, i[2].data(), out.data(), &mut dw);
             [dxp, dw, dh0, dc0].into_iter().zip(i).map(|(v, x)| Tensor::from_vec(v, x.shape())).collect()
         };
         grads.into_iter().zip(i).map(|(g, x)| x.requires_grad().then_some(g)).collect()
     }
 }
 
+/// Saved by [`Tensor::lstm_layer`] for the fused first-order backward.
+struct LstmLayer {
+    dims: SeqDims,
+    /// Activated gates of every step, `[t, b, 4h]`.
+    act: Vec<f32>,
+    /// `tanh(c)` of every step, `[t, b, h]`.
+    tc: Vec<f32>,
+}
+
+impl Backward for LstmLayer {
+    fn name(&self) -> &'static str {
+        "lstm_layer"
+    }
+    fn backward(&self, i: &[Tensor], out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
+        let (x, w_ih, bias, w_hh, h0, c0) = (&i[0], &i[1], &i[2], &i[3], &i[4], &i[5]);
+        let d = self.dims;
+        let (rows, n_in, h4) = (d.t * d.b, x.dim(2), 4 * d.h);
+        if is_grad_enabled() {
+            // The projection recomputed with differentiable ops, then the
+            // recurrence's rule and the projection's rule.
+            let x2 = x.reshape(&[rows, n_in]);
+            let xp = x2.matmul_t_bias(w_ih, false, true, bias).reshape(&[d.t, d.b, h4]);
+            let [dxp, dw_hh, dh0, dc0] = sequence_backward_ops(&xp, w_hh, h0, c0, g);
+            let dz = dxp.reshape(&[rows, h4]);
+            let grads =
+                [dz.matmul_t(w_ih, false, false).reshape(x.shape()), dz.matmul_t(&x2, true, false), dz.sum_to(&[h4]), dw_hh, dh0, dc0];
+            return grads.into_iter().zip(i).map(|(g, x)| x.requires_grad().then_some(g)).collect();
+        }
+        let (dz, dh0, dc0) = bptt(d, w_hh, c0, out, &self.act, &self.tc, g);
+        let (dw_hh, dw_ih) = if w_ih.requires_grad() || w_hh.requires_grad() {
+            let (hh, ih) = rnn::lstm_layer_weight_grads(d, n_in, &dz, h0.data(), out.data(), x.data());
+            (Some(Tensor::from_vec(hh, w_hh.shape())), Some(Tensor::from_vec(ih, w_ih.shape())))
+        } else {
+            (None, None)
+        };
+        let dz = Tensor::from_vec(dz, &[rows, h4]);
+        vec![
+            x.requires_grad().then(|| dz.matmul_t(w_ih, false, false).reshape(x.shape())),
+            dw_ih.filter(|_| w_ih.requires_grad()),
+            bias.requires_grad().then(|| dz.sum_to(&[h4])),
+            dw_hh.filter(|_| w_hh.requires_grad()),
+            h0.requires_grad().then(|| Tensor::from_vec(dh0, h0.shape())),
+            c0.requires_grad().then(|| Tensor::from_vec(dc0, c0.shape())),
+        ]
+    }
+}
+
 impl Tensor {
+    /// A whole LSTM layer over a time-major sequence `self` (`[t, b, n_in]`):
+    /// the projections `x·W_ihᵀ + bias` of all steps in one product, then
+    /// the recurrence of [`Tensor::lstm_sequence`] on them (`w_ih`:
+    /// `[4h, n_in]`, `bias`: `[4h]`, i.e. `b_ih + b_hh`; `w_hh`: `[4h, h]`;
+    /// `h0`, `c0`: `[b, h]`). Returns `[t, b, 2h]`: every step's
+    /// `concat(h, c)`. The same values as `lstm_sequence` on
+    /// `matmul_t_bias`'s projections; fused, the projections become the
+    /// pre-activations in place, and the backward pass gets both weight
+    /// gradients from one product that packs the big `dz` once.
+    pub fn lstm_layer(&self, w_ih: &Tensor, bias: &Tensor, w_hh: &Tensor, h0: &Tensor, c0: &Tensor) -> Tensor {
+        let ok = self.ndim() == 3
+            && self.dim(0) > 0
+            && h0.ndim() == 2
+            && h0.dim(1) > 0
+            && self.dim(1) == h0.dim(0)
+            && w_ih.shape() == [4 * h0.dim(1), self.dim(2)]
+            && bias.shape() == [4 * h0.dim(1)]
+            && w_hh.shape() == [4 * h0.dim(1), h0.dim(1)]
+            && c0.shape() == h0.shape();
+        assert!(
+            ok,
+            "lstm_layer: input {:?} must be [t, b, n_in] with W_ih {:?} [4h, n_in], bias {:?} [4h], W_hh {:?} [4h, h] and states {:?}, {:?} [b, h]",
+            self.shape(),
+            w_ih.shape(),
+            bias.shape(),
+            w_hh.shape(),
+            h0.shape(),
+            c0.shape()
+        );
+        let dims = SeqDims { t: self.dim(0), b: h0.dim(0), h: h0.dim(1) };
+        let (rows, n_in, h4) = (dims.t * dims.b, self.dim(2), 4 * dims.h);
+        let mut xp = Vec::with_capacity(rows * h4);
+        let epi = Epilogue { bias: Some(bias.data()), relu: false };
+        gemm_uninit(rows, h4, n_in, self.data(), n_in, false, w_ih.data(), n_in, true, &mut xp.spare_capacity_mut()[..rows * h4], h4, epi);
+        // SAFETY: gemm_uninit wrote every element of the rows × 4h product.
+        unsafe { xp.set_len(rows * h4) };
+        let (out, act, tc) = run_sequence(dims, xp, w_hh, h0, c0);
+        let inputs = vec![self.clone(), w_ih.clone(), bias.clone(), w_hh.clone(), h0.clone(), c0.clone()];
+        Tensor::from_op(out, vec![dims.t, dims.b, 2 * dims.h], LstmLayer { dims, act, tc }, inputs)
+    }
+
     /// Runs one LSTM layer over a time-major sequence. `self`: the input
     /// projections of every step, biases included (`[t, b, 4h]`, gates in
     /// PyTorch order i, f, g, o); `w_hh`: `[4h, h]`; `h0`, `c0`: `[b, h]`.
@@ -178,16 +298,7 @@ impl Tensor {
             c0.shape()
         );
         let dims = SeqDims { t: self.dim(0), b: h0.dim(0), h: h0.dim(1) };
-        let n = dims.t * dims.b * dims.h;
-        let (mut out, mut act, mut tc) = (Vec::with_capacity(2 * n), Vec::with_capacity(4 * n), Vec::with_capacity(n));
-        let (o, a, t) = (&mut out.spare_capacity_mut()[..2 * n], &mut act.spare_capacity_mut()[..4 * n], &mut tc.spare_capacity_mut()[..n]);
-        rnn::lstm_sequence_forward(dims, self.data(), w_hh.data(), h0.data(), c0.data(), o, a, t);
-        // SAFETY: lstm_sequence_forward wrote every element of the three.
-        unsafe {
-            out.set_len(2 * n);
-            act.set_len(4 * n);
-            tc.set_len(n);
-        }
+        let (out, act, tc) = run_sequence(dims, self.to_vec(), w_hh, h0, c0);
         let inputs = vec![self.clone(), w_hh.clone(), h0.clone(), c0.clone()];
         Tensor::from_op(out, vec![dims.t, dims.b, 2 * dims.h], LstmSequence { dims, act, tc }, inputs)
     }
@@ -316,6 +427,89 @@ mod tests {
         };
         // 1 thread: one row chunk and parallel products; 2 and 3: the batch
         // split into per-thread row chunks (3 does not divide 32).
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
+    }
+
+    /// `[x, w_ih, bias, w_hh, h0, c0]` for a layer over `n_in` features.
+    fn layer_inputs(t: usize, b: usize, n_in: usize, h: usize, seed: u64) -> Vec<Tensor> {
+        vec![
+            Tensor::rand_uniform(&[t, b, n_in], -1.5, 1.5, seed),
+            Tensor::rand_uniform(&[4 * h, n_in], -0.8, 0.8, seed + 1),
+            Tensor::rand_uniform(&[4 * h], -0.5, 0.5, seed + 2),
+            Tensor::rand_uniform(&[4 * h, h], -0.8, 0.8, seed + 3),
+            Tensor::rand_uniform(&[b, h], -1.0, 1.0, seed + 4),
+            Tensor::rand_uniform(&[b, h], -1.0, 1.0, seed + 5),
+        ]
+    }
+
+    /// The layer as the projection op followed by the recurrence op.
+    fn layer_reference(x: &[Tensor]) -> Tensor {
+        let (t, b, n_in) = (x[0].dim(0), x[0].dim(1), x[0].dim(2));
+        let xp = x[0].reshape(&[t * b, n_in]).matmul_t_bias(&x[1], false, true, &x[2]);
+        xp.reshape(&[t, b, x[2].dim(0)]).lstm_sequence(&x[3], &x[4], &x[5])
+    }
+
+    #[test]
+    fn layer_matches_projection_then_sequence() {
+        let x: Vec<Tensor> = layer_inputs(6, 3, 5, 4, 70).iter().map(|t| t.requires_grad_()).collect();
+        let fused = x[0].lstm_layer(&x[1], &x[2], &x[3], &x[4], &x[5]);
+        let want = layer_reference(&x);
+        assert_eq!(fused.shape(), [6, 3, 8]);
+        // The same kernels in the same order: the same bits.
+        assert_eq!(fused.to_vec(), want.to_vec());
+        // Fused first-order rule, differentiable-op rule and the composition agree.
+        let seed = Tensor::rand_uniform(&[6, 3, 8], -1.0, 1.0, 80);
+        let fast = grad_with_seeds(std::slice::from_ref(&fused), std::slice::from_ref(&seed), &x, false);
+        let ops = grad_with_seeds(&[fused], std::slice::from_ref(&seed), &x, true);
+        let slow = grad_with_seeds(&[want], &[seed], &x, false);
+        for ((f, o), s) in fast.iter().zip(&ops).zip(&slow) {
+            assert_eq!(f.shape(), s.shape());
+            for ((a, b), c) in f.data().iter().zip(o.data()).zip(s.data()) {
+                assert!((a - c).abs() < 1e-5 && (b - c).abs() < 1e-5, "{f:?} / {o:?} vs {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn layer_gradients() {
+        let cfg = GradCheck::default();
+        let layer = |x: &[Tensor]| x[0].lstm_layer(&x[1], &x[2], &x[3], &x[4], &x[5]);
+        check_all("lstm_layer", layer, layer_inputs(3, 2, 3, 2, 90), &cfg);
+        check_all("lstm_layer-1step", layer, layer_inputs(1, 2, 2, 3, 100), &cfg);
+    }
+
+    #[test]
+    fn layer_grads_only_for_inputs_that_need_them() {
+        let x = layer_inputs(2, 2, 3, 2, 110);
+        let w_ih = x[1].requires_grad_();
+        let y = x[0].lstm_layer(&w_ih, &x[2], &x[3], &x[4], &x[5]);
+        let seed = Tensor::rand_uniform(&[2, 2, 4], -1.0, 1.0, 120);
+        let g = grad_with_seeds(std::slice::from_ref(&y), std::slice::from_ref(&seed), std::slice::from_ref(&w_ih), false);
+        let want = grad_with_seeds(
+            &[layer_reference(&[x[0].clone(), w_ih.clone(), x[2].clone(), x[3].clone(), x[4].clone(), x[5].clone()])],
+            &[seed],
+            &[w_ih],
+            false,
+        );
+        for (a, b) in g[0].data().iter().zip(want[0].data()) {
+            assert!((a - b).abs() < 1e-5, "{:?} vs {:?}", g[0], want[0]);
+        }
+    }
+
+    #[test]
+    fn layer_thread_count_does_not_change_results() {
+        let x: Vec<Tensor> = layer_inputs(3, 32, 64, 256, 130).iter().map(|t| t.requires_grad_()).collect();
+        let seed = Tensor::rand_uniform(&[3, 32, 512], -1.0, 1.0, 140);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let y = x[0].lstm_layer(&x[1], &x[2], &x[3], &x[4], &x[5]);
+                let g = grad_with_seeds(std::slice::from_ref(&y), std::slice::from_ref(&seed), &x, false);
+                (y.to_vec(), g.iter().map(|g| g.to_vec()).collect::<Vec<_>>())
+            })
+        };
         let one = run(1);
         assert_eq!(one, run(2));
         assert_eq!(one, run(3));

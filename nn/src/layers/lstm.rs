@@ -85,20 +85,20 @@ impl Lstm {
         if let Some(s) = state {
             assert_eq!(s.len(), self.layers.len(), "Lstm: {} initial states for {} layers", s.len(), self.layers.len());
         }
-        // Time-major throughout: each layer projects the inputs of all steps
-        // in one product, then runs its recurrence as one op.
+        // Time-major throughout: each layer is one op (`lstm_layer`) that
+        // projects the inputs of all steps in one product, then runs the recurrence.
         let mut seq = x.transpose(0, 1); // [t, b, features]
         let mut finals = Vec::with_capacity(self.layers.len());
         for (k, l) in self.layers.iter().enumerate() {
             let feat = seq.dim(2);
             assert_eq!(feat, l.weight_ih.dim(1), "Lstm: layer {k} expects {} features, input has {feat}", l.weight_ih.dim(1));
             let bias = l.bias_ih.add(&l.bias_hh);
-            let proj = seq.reshape(&[t * b, feat]).matmul_t(&l.weight_ih, false, true).add(&bias).reshape(&[t, b, 4 * hs]);
             let (h0, c0) = match state {
                 Some(s) => s[k].clone(),
                 None => (Tensor::zeros(&[b, hs]), Tensor::zeros(&[b, hs])),
             };
-            let out = proj.lstm_sequence(&l.weight_hh, &h0, &c0); // [t, b, 2h]: h and c of every step
+            // [t, b, 2h]: h and c of every step.
+            let out = seq.lstm_layer(&l.weight_ih, &bias, &l.weight_hh, &h0, &c0);
             let last = out.narrow(0, t - 1, 1).reshape(&[b, 2 * hs]);
             finals.push((last.narrow(1, 0, hs), last.narrow(1, hs, hs)));
             seq = out.narrow(2, 0, hs);
