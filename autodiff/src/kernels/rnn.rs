@@ -16,49 +16,54 @@ use std::mem::MaybeUninit;
 /// One row of the forward pass. `z`: `4h` pre-activations; `c`: `h`;
 /// writes `out = [h', c']` (`2h`), `act = [i, f, g, o]` (`4h`) and
 /// `tc = tanh(c')` (`h`), the last two being what the backward pass needs.
+/// The outputs may start uninitialized: every element is written, none read.
 #[inline(always)]
-fn forward_row(z: &[f32], c: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
+fn forward_row(z: &[f32], c: &[f32], out: &mut [MaybeUninit<f32>], act: &mut [MaybeUninit<f32>], tc: &mut [MaybeUninit<f32>]) {
     let h = c.len();
-    // σ for i, f (the first 2h) and o (the last h), tanh for g.
-    let (a_if, rest) = act.split_at_mut(2 * h);
-    let (a_g, a_o) = rest.split_at_mut(h);
-    for (a, &v) in a_if.iter_mut().zip(&z[..2 * h]) {
-        *a = sigmoid(v);
-    }
-    for (a, &v) in a_g.iter_mut().zip(&z[2 * h..3 * h]) {
-        *a = tanh(v);
-    }
-    for (a, &v) in a_o.iter_mut().zip(&z[3 * h..]) {
-        *a = sigmoid(v);
-    }
-    let (ai, rest) = act.split_at(h);
-    let (af, rest) = rest.split_at(h);
-    let (ag, ao) = rest.split_at(h);
-    let (oh, oc) = out.split_at_mut(h);
+    let (zi, rest) = z[..4 * h].split_at(h);
+    let (zf, rest) = rest.split_at(h);
+    let (zg, zo) = rest.split_at(h);
+    let (ai, rest) = act[..4 * h].split_at_mut(h);
+    let (af, rest) = rest.split_at_mut(h);
+    let (ag, ao) = rest.split_at_mut(h);
+    let (oh, oc) = out[..2 * h].split_at_mut(h);
+    let tc = &mut tc[..h];
     for j in 0..h {
-        oc[j] = af[j] * c[j] + ai[j] * ag[j];
-    }
-    for (t, &v) in tc.iter_mut().zip(oc.iter()) {
-        *t = tanh(v);
-    }
-    for j in 0..h {
-        oh[j] = ao[j] * tc[j];
+        // σ for i, f and o, tanh for g.
+        let (i, f, g, o) = (sigmoid(zi[j]), sigmoid(zf[j]), tanh(zg[j]), sigmoid(zo[j]));
+        let c2 = f * c[j] + i * g;
+        let t = tanh(c2);
+        ai[j].write(i);
+        af[j].write(f);
+        ag[j].write(g);
+        ao[j].write(o);
+        oc[j].write(c2);
+        tc[j].write(t);
+        oh[j].write(o * t);
     }
 }
 
-type ForwardRow = fn(&[f32], &[f32], &mut [f32], &mut [f32], &mut [f32]);
+/// `s` as a slice of possibly uninitialized floats, for the row kernels
+/// (which only write initialized values into it).
+fn as_uninit(s: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+    // SAFETY: MaybeUninit<f32> has the layout of f32, and the row kernels
+    // only ever store initialized floats through the view.
+    unsafe { &mut *(s as *mut [f32] as *mut [MaybeUninit<f32>]) }
+}
+
+type ForwardRow = fn(&[f32], &[f32], &mut [MaybeUninit<f32>], &mut [MaybeUninit<f32>], &mut [MaybeUninit<f32>]);
 
 /// [`forward_row`] compiled with AVX2 (8 lanes instead of SSE2's 4).
 /// Rust never contracts `a·b + c` into an FMA on its own, so the results are
 /// bit-identical to the baseline build.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn forward_row_avx2_impl(z: &[f32], c: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
+fn forward_row_avx2_impl(z: &[f32], c: &[f32], out: &mut [MaybeUninit<f32>], act: &mut [MaybeUninit<f32>], tc: &mut [MaybeUninit<f32>]) {
     forward_row(z, c, out, act, tc)
 }
 
 #[cfg(target_arch = "x86_64")]
-fn forward_row_avx2(z: &[f32], c: &[f32], out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
+fn forward_row_avx2(z: &[f32], c: &[f32], out: &mut [MaybeUninit<f32>], act: &mut [MaybeUninit<f32>], tc: &mut [MaybeUninit<f32>]) {
     // SAFETY: only handed out by `select_forward_row` after
     // `is_x86_feature_detected!("avx2")` confirmed the CPU supports AVX2,
     // the only requirement of the `target_feature` function. The activations
@@ -85,7 +90,9 @@ pub fn lstm_cell_forward(h: usize, z: &[f32], c: &[f32], ldc: usize, out: &mut [
     assert!(h > 0 && z.len() == 4 * b * h && out.len() == 2 * b * h && act.len() == z.len() && tc.len() == b * h);
     assert!(ldc >= h && (b == 0 || c.len() >= (b - 1) * ldc + h), "lstm_cell_forward: cell state too short");
     let f = select_forward_row();
-    let row = |r: usize, o: &mut [f32], a: &mut [f32], t: &mut [f32]| f(&z[r * 4 * h..][..4 * h], &c[r * ldc..][..h], o, a, t);
+    let row = |r: usize, o: &mut [f32], a: &mut [f32], t: &mut [f32]| {
+        f(&z[r * 4 * h..][..4 * h], &c[r * ldc..][..h], as_uninit(o), as_uninit(a), as_uninit(t))
+    };
     if z.len() >= PARALLEL_MIN {
         let rows = out.par_chunks_mut(2 * h).zip(act.par_chunks_mut(4 * h)).zip(tc.par_chunks_mut(h));
         rows.enumerate().for_each(|(r, ((o, a), t))| row(r, o, a, t));
@@ -97,10 +104,10 @@ pub fn lstm_cell_forward(h: usize, z: &[f32], c: &[f32], ldc: usize, out: &mut [
 
 /// One row of the backward pass. Inputs: saved `act` (`4h`) and `tc`
 /// (`h`), the previous cell state `c`, and the gradients `dh`, `dc` flowing
-/// into `h'` and `c'`. Writes `dz` (`4h`) and the gradient `dc_prev` (`h`)
-/// for the previous cell state.
+/// into `h'` and `c'`. Writes `dz` (`4h`, may start uninitialized) and the
+/// gradient `dc_prev` (`h`) for the previous cell state.
 #[inline(always)]
-fn backward_row(act: &[f32], tc: &[f32], c: &[f32], dh: &[f32], dc: &[f32], dz: &mut [f32], dc_prev: &mut [f32]) {
+fn backward_row(act: &[f32], tc: &[f32], c: &[f32], dh: &[f32], dc: &[f32], dz: &mut [MaybeUninit<f32>], dc_prev: &mut [f32]) {
     let h = c.len();
     let (ai, rest) = act.split_at(h);
     let (af, rest) = rest.split_at(h);
@@ -111,26 +118,26 @@ fn backward_row(act: &[f32], tc: &[f32], c: &[f32], dh: &[f32], dc: &[f32], dz: 
     for j in 0..h {
         let (i, f, g, o, t) = (ai[j], af[j], ag[j], ao[j], tc[j]);
         let dct = dc[j] + dh[j] * o * (1.0 - t * t);
-        dzo[j] = dh[j] * t * (o * (1.0 - o));
-        dzi[j] = dct * g * (i * (1.0 - i));
-        dzf[j] = dct * c[j] * (f * (1.0 - f));
-        dzg[j] = dct * i * (1.0 - g * g);
+        dzo[j].write(dh[j] * t * (o * (1.0 - o)));
+        dzi[j].write(dct * g * (i * (1.0 - i)));
+        dzf[j].write(dct * c[j] * (f * (1.0 - f)));
+        dzg[j].write(dct * i * (1.0 - g * g));
         dc_prev[j] = dct * f;
     }
 }
 
-type BackwardRow = fn(&[f32], &[f32], &[f32], &[f32], &[f32], &mut [f32], &mut [f32]);
+type BackwardRow = fn(&[f32], &[f32], &[f32], &[f32], &[f32], &mut [MaybeUninit<f32>], &mut [f32]);
 
 /// [`backward_row`] compiled with AVX2 (only multiplies and adds: the same
 /// bits as the baseline build).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn backward_row_avx2_impl(act: &[f32], tc: &[f32], c: &[f32], dh: &[f32], dc: &[f32], dz: &mut [f32], dc_prev: &mut [f32]) {
+fn backward_row_avx2_impl(act: &[f32], tc: &[f32], c: &[f32], dh: &[f32], dc: &[f32], dz: &mut [MaybeUninit<f32>], dc_prev: &mut [f32]) {
     backward_row(act, tc, c, dh, dc, dz, dc_prev)
 }
 
 #[cfg(target_arch = "x86_64")]
-fn backward_row_avx2(act: &[f32], tc: &[f32], c: &[f32], dh: &[f32], dc: &[f32], dz: &mut [f32], dc_prev: &mut [f32]) {
+fn backward_row_avx2(act: &[f32], tc: &[f32], c: &[f32], dh: &[f32], dc: &[f32], dz: &mut [MaybeUninit<f32>], dc_prev: &mut [f32]) {
     // SAFETY: only handed out by `select_backward_row` after
     // `is_x86_feature_detected!("avx2")` confirmed the CPU supports AVX2, the
     // only requirement of the `target_feature` function.
@@ -170,7 +177,7 @@ pub fn lstm_cell_backward(
     let f = select_backward_row();
     let row = |r: usize, dz: &mut [f32], dp: &mut [f32]| {
         let (a, s) = (&act[r * 4 * h..][..4 * h], r * h..(r + 1) * h);
-        f(a, &tc[s.clone()], &c[r * ldc..][..h], &dh[s.clone()], &dc[s], dz, dp)
+        f(a, &tc[s.clone()], &c[r * ldc..][..h], &dh[s.clone()], &dc[s], as_uninit(dz), dp)
     };
     if dz.len() >= PARALLEL_MIN {
         dz.par_chunks_mut(4 * h).zip(dc_prev.par_chunks_mut(h)).enumerate().for_each(|(r, (dz, dp))| row(r, dz, dp));
@@ -199,19 +206,15 @@ fn row_chunks(b: usize) -> Vec<std::ops::Range<usize>> {
     (0..k).map(|i| i * b / k..(i + 1) * b / k).collect()
 }
 
-/// `len` floats at `p`, zero-filled first: a task's part of an output that
-/// starts uninitialized, cleared right before it is written (in cache, on
-/// the task's own thread) instead of by one serial pass over the whole output.
+/// `len` possibly uninitialized floats at `p`: a task's part of an output,
+/// written by the row kernels.
 ///
 /// # Safety
 /// `p` is valid for `len` writes and nothing else refers to them while the
 /// slice lives.
-unsafe fn zeroed<'a>(p: *mut f32, len: usize) -> &'a mut [f32] {
-    // SAFETY: the caller's contract; zero bits are a valid f32.
-    unsafe {
-        p.write_bytes(0, len);
-        std::slice::from_raw_parts_mut(p, len)
-    }
+unsafe fn uninit<'a>(p: *mut f32, len: usize) -> &'a mut [MaybeUninit<f32>] {
+    // SAFETY: the caller's contract.
+    unsafe { std::slice::from_raw_parts_mut(p.cast(), len) }
 }
 
 /// `C (+)= A·B` with the packed `B`, on this thread when the caller already
@@ -264,9 +267,9 @@ pub fn lstm_sequence_forward(
             let (z, o, a, tcs, prev) = unsafe {
                 (
                     std::slice::from_raw_parts_mut(xpp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h),
-                    zeroed(outp.get().add(s * bh2 + r0 * 2 * h), nr * 2 * h),
-                    zeroed(actp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h),
-                    zeroed(tcp.get().add(s * bh + r0 * h), nr * h),
+                    uninit(outp.get().add(s * bh2 + r0 * 2 * h), nr * 2 * h),
+                    uninit(actp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h),
+                    uninit(tcp.get().add(s * bh + r0 * h), nr * h),
                     (s > 0).then(|| std::slice::from_raw_parts(outp.get().add((s - 1) * bh2 + r0 * 2 * h) as *const f32, nr * 2 * h)),
                 )
             };
@@ -334,8 +337,10 @@ pub fn lstm_bptt(
                 }
             }
             let (cp, ldc) = if s == 0 { (&c0[r0 * h..], h) } else { (&out[(s - 1) * bh2 + r0 * 2 * h + h..], 2 * h) };
-            // SAFETY: rows r0..r0+nr of step s of `dxp` belong to this task only.
-            let dz = unsafe { zeroed(dxpp.get().add(s * bh4 + r0 * 4 * h), nr * 4 * h) };
+            // Rows r0..r0+nr of step s of `dxp`, which belong to this task only.
+            let dz_ptr = dxpp.get().wrapping_add(s * bh4 + r0 * 4 * h);
+            // SAFETY: as just said.
+            let dz = unsafe { uninit(dz_ptr, nr * 4 * h) };
             let (a, tcs) = (&act[s * bh4 + r0 * 4 * h..][..nr * 4 * h], &tc[s * bh + r0 * h..][..nr * h]);
             for r in 0..nr {
                 let span = r * h..(r + 1) * h;
@@ -349,6 +354,8 @@ pub fn lstm_bptt(
                     &mut dc_carry[span],
                 );
             }
+            // SAFETY: the row kernels wrote every element of dz.
+            let dz = unsafe { std::slice::from_raw_parts(dz_ptr as *const f32, nr * 4 * h) };
             // dh_{s-1} = dz·W.
             product(serial, nr, dz, 4 * h, &wp, &mut dh_carry, h, false);
         }
@@ -422,8 +429,8 @@ mod tests {
         let z: Vec<f32> = rng.vec(4 * h).iter().map(|v| v * 12.0).collect();
         let c: Vec<f32> = rng.vec(h).iter().map(|v| v * 3.0).collect();
         let run = |f: ForwardRow| {
-            let (mut o, mut a, mut t) = (vec![0.0; 2 * h], vec![0.0; 4 * h], vec![0.0; h]);
-            f(&z, &c, &mut o, &mut a, &mut t);
+            let (mut o, mut a, mut t) = (vec![0.0f32; 2 * h], vec![0.0f32; 4 * h], vec![0.0f32; h]);
+            f(&z, &c, as_uninit(&mut o), as_uninit(&mut a), as_uninit(&mut t));
             [o, a, t].concat().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         };
         assert_eq!(run(forward_row), run(select_forward_row()));
@@ -435,8 +442,8 @@ mod tests {
         let h = 37;
         let v: Vec<Vec<f32>> = [4 * h, h, h, h, h].iter().map(|&n| rng.vec(n)).collect();
         let run = |f: BackwardRow| {
-            let (mut dz, mut dp) = (vec![0.0; 4 * h], vec![0.0; h]);
-            f(&v[0], &v[1], &v[2], &v[3], &v[4], &mut dz, &mut dp);
+            let (mut dz, mut dp) = (vec![0.0f32; 4 * h], vec![0.0; h]);
+            f(&v[0], &v[1], &v[2], &v[3], &v[4], as_uninit(&mut dz), &mut dp);
             [dz, dp].concat().iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         };
         assert_eq!(run(backward_row), run(select_backward_row()));
