@@ -5,6 +5,10 @@
 
 mod commands;
 
+/// Large buffers (tensors, packing scratch) on transparent huge pages.
+#[global_allocator]
+static ALLOC: autodiff::alloc::HugePages = autodiff::alloc::HugePages;
+
 use clap::{Parser, Subcommand};
 
 /// llv: see and measure the loss landscapes of neural networks.

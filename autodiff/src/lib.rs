@@ -11,6 +11,8 @@
 //! * **Gradients**: [`grad`] (with `create_graph` for higher order),
 //!   [`Tensor::backward`], [`hvp`] (exact Hessian-vector products),
 //!   [`no_grad`] for evaluation. See [`graph`] for accumulation semantics.
+//! * **Memory**: [`alloc::HugePages`], a global allocator for binaries that
+//!   puts large buffers on transparent huge pages.
 //! * **Checking**: [`gradcheck`] compares all of it with finite differences.
 //! * **Kernels** ([`kernels`]): plain slice functions (GEMM, convolution,
 //!   pooling, elementwise, reductions, fused batch norm), rayon-parallel and deterministic
@@ -30,6 +32,7 @@
 //! assert_eq!(g[0].shape(), &[2, 1]);
 //! ```
 
+pub mod alloc;
 pub mod gradcheck;
 pub mod graph;
 pub mod kernels;
