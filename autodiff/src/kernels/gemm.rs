@@ -893,7 +893,8 @@ struct Operand<'a> {
     trans: bool,
 }
 
-/// How many rows ahead [`pack_a`] prefetches a transposed operand.
+/// How many rows ahead [`pack_a`] prefetches a transposed operand, and
+/// [`pack_b_panel`] a row-major one.
 const PREFETCH_ROWS: usize = 16;
 
 /// Packs rows `i0..i0+mc`, reduction indices `pc..pc+kc` of `op(A)` into `MR`-row
@@ -1056,6 +1057,18 @@ fn pack_b_panel(b: &Operand, pc: usize, kc: usize, j0: usize, nr: usize, out: &m
         }
     } else if nr == NR {
         for (kk, o) in out.chunks_exact_mut(NR).enumerate() {
+            // Rows ≥ 4 KB apart are beyond the hardware prefetchers' reach:
+            // fetch the row PREFETCH_ROWS ahead (its NR floats may straddle
+            // two cache lines).
+            #[cfg(target_arch = "x86_64")]
+            if let Some(ahead) = b.data.get((pc + kk + PREFETCH_ROWS) * b.ld + j0..(pc + kk + PREFETCH_ROWS) * b.ld + j0 + NR) {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                // SAFETY: prefetching never faults; both addresses are inside `b.data`.
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(ahead.as_ptr().cast());
+                    _mm_prefetch::<_MM_HINT_T0>(ahead[NR - 1..].as_ptr().cast());
+                }
+            }
             let o: &mut [f32; NR] = o.try_into().unwrap();
             let src: &[f32; NR] = b.data[(pc + kk) * b.ld + j0..][..NR].try_into().unwrap();
             *o = *src;
