@@ -29,6 +29,7 @@
 //! multiply-add), so results are reproducible per machine, not across machines.
 
 use std::cell::Cell;
+use std::sync::OnceLock;
 use std::thread::LocalKey;
 
 use rayon::prelude::*;
@@ -446,13 +447,11 @@ fn gemm_with(
     let mut bpack = take_scratch(&PACK_B, k * round_up(n.min(NC), NR));
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
-        let ncp = round_up(nc, NR);
-        // op(A) is packed with the first block of B (one parallel pass) and reused by the others.
-        let a_job = (share_a && jc == 0).then(|| (&a_op, m, &mut apack[..mp * k]));
-        pack_operands(k, a_job, Some((&b_op, jc, nc, &mut bpack[..k * ncp])), parallel);
-        let shared = share_a.then(|| &apack[..mp * k]);
+        // op(A) is packed during the first block of columns and reused by the others.
+        let a_panels = if share_a { APanels::Shared { data: SharedMut(apack.as_mut_ptr()), lazy: jc == 0 } } else { APanels::PerTile };
         let epi = Epilogue { bias: epi.bias.map(|b| &b[jc..jc + nc]), ..epi };
-        multiply_block(kernel, m, k, &a_op, shared, &bpack[..k * ncp], (jc, nc), c_ptr, ldc, accumulate, epi, parallel);
+        let b = (SharedMut(bpack.as_mut_ptr()), Some(&b_op));
+        multiply_block(kernel, m, k, &a_op, a_panels, b, (jc, nc), c_ptr, ldc, accumulate, epi, parallel);
     }
     give_back_scratch(&PACK_B, bpack);
     give_back_scratch(&PACK_A_SHARED, apack);
@@ -534,20 +533,34 @@ fn tile_grid(m: usize, nc: usize, parallel: bool) -> (usize, usize, usize) {
     (mc, tile_n, nc.div_ceil(tile_n))
 }
 
-/// Columns `jc..jc + nc` of `C` (+)= `op(A)` times the packed block `bpack` of
-/// `op(B)` (as laid out by [`pack_operands`]), over the grid of [`tile_grid`].
-/// With `shared`, `op(A)` is already packed whole (every slice, as
-/// [`PackedLhs`] lays it out); otherwise each tile packs its own rows.
-/// The epilogue (with `nc` bias values) runs on each finished tile.  An
-/// element's arithmetic never depends on its tile.
+/// Where the tiles of [`multiply_block`] find `op(A)` packed.
+#[derive(Clone, Copy)]
+enum APanels {
+    /// Packed whole at this pointer ([`PackedLhs`]'s layout, `round_up(m, MR)
+    /// · k` floats); with `lazy`, each block of rows of a slice is packed by
+    /// the first tile that needs it.
+    Shared { data: SharedMut, lazy: bool },
+    /// Each tile packs its own rows into a scratch buffer.
+    PerTile,
+}
+
+/// Columns `jc..jc + nc` of `C` (+)= `op(A)` times the block `bpack` of
+/// `op(B)` (`k · round_up(nc, NR)` floats, laid out as [`pack_operands`]
+/// does), over the grid of [`tile_grid`]. With `pack_b`, `bpack` is filled
+/// here, each tile column of each slice by the first tile that needs it;
+/// otherwise it is packed already. Packing inside the parallel loop lets one
+/// thread pack (memory-bound) while the other multiplies, and a block is
+/// used while it is still in cache. The packed values do not depend on which
+/// tile packs them, and an element's arithmetic never depends on its tile.
+/// The epilogue (with `nc` bias values) runs on each finished tile.
 #[allow(clippy::too_many_arguments)]
 fn multiply_block(
     kernel: Kernel<Packed>,
     m: usize,
     k: usize,
     a_op: &Operand,
-    shared: Option<&[f32]>,
-    bpack: &[f32],
+    a_panels: APanels,
+    (bpack, pack_b): (SharedMut, Option<&Operand>),
     (jc, nc): (usize, usize),
     c_ptr: SharedMut,
     ldc: usize,
@@ -558,29 +571,59 @@ fn multiply_block(
     let ncp = round_up(nc, NR);
     let mp = round_up(m, MR);
     let (mc_blk, tile_n, col_blocks) = tile_grid(m, nc, parallel);
-    let tiles = m.div_ceil(mc_blk) * col_blocks;
+    let row_blocks = m.div_ceil(mc_blk);
+    let tiles = row_blocks * col_blocks;
     let kd = slice_depth(k);
+    let slices = k.div_ceil(kd);
+    let flags =
+        |lazy: bool, blocks: usize| -> Vec<OnceLock<()>> { (0..if lazy { blocks * slices } else { 0 }).map(|_| OnceLock::new()).collect() };
+    let a_ready = flags(matches!(a_panels, APanels::Shared { lazy: true, .. }), row_blocks);
+    let b_ready = flags(pack_b.is_some(), col_blocks);
+    let simd = transpose_simd_available();
     let run = |t: usize| {
-        let (i0, j0) = ((t / col_blocks) * mc_blk, (t % col_blocks) * tile_n);
+        let (rb, cb) = (t / col_blocks, t % col_blocks);
+        let (i0, j0) = (rb * mc_blk, cb * tile_n);
         let (mc, nb) = (mc_blk.min(m - i0), tile_n.min(nc - j0));
-        let mcp = round_up(mc, MR);
-        let mut ap = take_scratch(&PACK_A, if shared.is_some() { 0 } else { mcp * kd });
-        for pc in (0..k).step_by(kd) {
+        let (mcp, nbp) = (round_up(mc, MR), round_up(nb, NR));
+        let mut ap = take_scratch(&PACK_A, if matches!(a_panels, APanels::PerTile) { mcp * kd } else { 0 });
+        for (s, pc) in (0..k).step_by(kd).enumerate() {
             let kc = kd.min(k - pc);
-            let apk: &[f32] = match shared {
-                // Slice pc holds mp/MR panels of kc·MR; this tile's start at row i0 (a multiple of MR).
-                Some(s) => &s[mp * pc + i0 * kc..mp * pc + (i0 + mcp) * kc],
-                None => {
+            let apk: &[f32] = match a_panels {
+                APanels::Shared { data, lazy } => {
+                    // Slice pc holds mp/MR panels of kc·MR; this tile's start at row i0 (a multiple of MR).
+                    let at = data.get().wrapping_add(mp * pc + i0 * kc);
+                    if lazy {
+                        a_ready[rb * slices + s].get_or_init(|| {
+                            // SAFETY: rows i0..i0+mcp of slice pc, inside the mp·k buffer; only
+                            // this initializer writes them, and no reader exists before it ends.
+                            pack_a(a_op, i0, mc, pc, kc, unsafe { std::slice::from_raw_parts_mut(at, mcp * kc) });
+                        });
+                    }
+                    // SAFETY: packed (just above, or before the call) and never written again.
+                    unsafe { std::slice::from_raw_parts(at, mcp * kc) }
+                }
+                APanels::PerTile => {
                     pack_a(a_op, i0, mc, pc, kc, &mut ap[..mcp * kc]);
                     &ap[..mcp * kc]
                 }
             };
-            let bslice = &bpack[pc * ncp + j0 * kc..pc * ncp + (j0 + round_up(nb, NR)) * kc];
+            let bt = bpack.get().wrapping_add(pc * ncp + j0 * kc);
+            if let Some(b_op) = pack_b {
+                b_ready[cb * slices + s].get_or_init(|| {
+                    // SAFETY: this tile column's panels of slice pc, inside the k·ncp
+                    // buffer; only this initializer writes them, before any reader.
+                    let out = unsafe { std::slice::from_raw_parts_mut(bt, nbp * kc) };
+                    for (p, panel) in out.chunks_exact_mut(kc * NR).enumerate() {
+                        pack_b_panel(b_op, pc, kc, jc + j0 + p * NR, NR.min(nb - p * NR), panel, simd);
+                    }
+                });
+            }
             // SAFETY: the tile's block of C (rows i0..i0+mc, columns jc+j0..+nb) lies
-            // inside `c` (checked by the caller) and no other tile touches it.
+            // inside `c` (checked by the caller) and no other tile touches it; its
+            // panels of B are packed (above, or before the call).
             unsafe {
                 let c0 = c_ptr.get().add(i0 * ldc + jc + j0);
-                multiply_packed(kernel, kc, apk, mc, Packed(bslice.as_ptr()), nb, c0, ldc, accumulate || pc > 0);
+                multiply_packed(kernel, kc, apk, mc, Packed(bt), nb, c0, ldc, accumulate || pc > 0);
             }
         }
         for i in i0..i0 + mc {
@@ -664,14 +707,25 @@ fn gemm_packed_impl(
     let mp = round_up(m, MR);
     let share_a = shares_a(m, k);
     let mut apack = take_scratch(&PACK_A_SHARED, if share_a { mp * k } else { 0 });
-    if share_a {
-        pack_operands(k, Some((&a_op, m, &mut apack[..mp * k])), None, parallel);
-    }
     for jc in (0..n).step_by(NC) {
         let nc = NC.min(n - jc);
-        let block = &b.data[k * jc..k * (jc + round_up(nc, NR))];
-        let shared = share_a.then(|| &apack[..mp * k]);
-        multiply_block(select_kernel(), m, k, &a_op, shared, block, (jc, nc), c_ptr, ldc, accumulate, Epilogue::default(), parallel);
+        let a_panels = if share_a { APanels::Shared { data: SharedMut(apack.as_mut_ptr()), lazy: jc == 0 } } else { APanels::PerTile };
+        // Packed already: multiply_block only reads it (pack_b is None).
+        let block = SharedMut(b.data[k * jc..].as_ptr() as *mut f32);
+        multiply_block(
+            select_kernel(),
+            m,
+            k,
+            &a_op,
+            a_panels,
+            (block, None),
+            (jc, nc),
+            c_ptr,
+            ldc,
+            accumulate,
+            Epilogue::default(),
+            parallel,
+        );
     }
     give_back_scratch(&PACK_A_SHARED, apack);
 }
@@ -1286,7 +1340,10 @@ mod tests {
         let mut seed = 5000;
         for kernel in kernels() {
             // The last two have one row block: narrowed tiles sharing one packed A.
-            for &(m, n, k) in &[(130, 257, 99), (97, 300, 513), (200, 4100, 3), (32, 1000, 300), (50, 600, 20)] {
+            // (250, ..): the tile grid, packing A and B lazily, over two k
+            // slices, then over two column blocks of NC (A reused by the second).
+            let sizes = [(130, 257, 99), (97, 300, 513), (200, 4100, 3), (250, 300, 700), (250, 4100, 20), (32, 1000, 300), (50, 600, 20)];
+            for &(m, n, k) in &sizes {
                 for t in 0..4 {
                     let (ta, tb) = (t & 1 == 1, t & 2 == 2);
                     seed += 1;
@@ -1530,8 +1587,9 @@ mod tests {
     #[test]
     fn bit_identical_across_thread_counts() {
         let mut rng = Rng::new(42);
-        // Square-ish, and short-and-wide (narrowed tiles).
-        for (m, n, k) in [(203, 517, 301), (32, 256, 1024), (5, 1000, 64)] {
+        // Square-ish, short-and-wide (narrowed tiles), and the tile grid
+        // (blocks of A and B packed by whichever thread gets there first).
+        for (m, n, k) in [(203, 517, 301), (32, 256, 1024), (5, 1000, 64), (300, 517, 401)] {
             let a = rng.vec(m * k);
             let b = rng.vec(k * n);
             let run = |threads: usize| {
