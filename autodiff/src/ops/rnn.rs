@@ -186,14 +186,9 @@ impl Backward for LstmSequence {
     }
 }
 
-/// Saved by [`Tensor::lstm_layer`] for the fused first-order backward.
-struct LstmLayer {
-    dims: SeqDims,
-    /// Activated gates of every step, `[t, b, 4h]`.
-    act: Vec<f32>,
-    /// `tanh(c)` of every step, `[t, b, h]`.
-    tc: Vec<f32>,
-}
+/// Saved by [`Tensor::lstm_layer`] for the fused first-order backward: what
+/// the recurrence saves ([`LstmSequence`]).
+struct LstmLayer(LstmSequence);
 
 impl Backward for LstmLayer {
     fn name(&self) -> &'static str {
@@ -201,7 +196,8 @@ impl Backward for LstmLayer {
     }
     fn backward(&self, i: &[Tensor], out: &Tensor, g: &Tensor) -> Vec<Option<Tensor>> {
         let (x, w_ih, bias, w_hh, h0, c0) = (&i[0], &i[1], &i[2], &i[3], &i[4], &i[5]);
-        let d = self.dims;
+        let LstmSequence { dims: d, act, tc } = &self.0;
+        let d = *d;
         let (rows, n_in, h4) = (d.t * d.b, x.dim(2), 4 * d.h);
         if is_grad_enabled() {
             // The projection recomputed with differentiable ops, then the
@@ -214,7 +210,7 @@ impl Backward for LstmLayer {
                 [dz.matmul_t(w_ih, false, false).reshape(x.shape()), dz.matmul_t(&x2, true, false), dz.sum_to(&[h4]), dw_hh, dh0, dc0];
             return grads.into_iter().zip(i).map(|(g, x)| x.requires_grad().then_some(g)).collect();
         }
-        let (dz, dh0, dc0) = bptt(d, w_hh, c0, out, &self.act, &self.tc, g);
+        let (dz, dh0, dc0) = bptt(d, w_hh, c0, out, act, tc, g);
         let (dw_hh, dw_ih) = if w_ih.requires_grad() || w_hh.requires_grad() {
             let (hh, ih) = rnn::lstm_layer_weight_grads(d, n_in, &dz, h0.data(), out.data(), x.data());
             (Some(Tensor::from_vec(hh, w_hh.shape())), Some(Tensor::from_vec(ih, w_ih.shape())))
@@ -272,7 +268,7 @@ impl Tensor {
         unsafe { xp.set_len(rows * h4) };
         let (out, act, tc) = run_sequence(dims, xp, w_hh, h0, c0);
         let inputs = vec![self.clone(), w_ih.clone(), bias.clone(), w_hh.clone(), h0.clone(), c0.clone()];
-        Tensor::from_op(out, vec![dims.t, dims.b, 2 * dims.h], LstmLayer { dims, act, tc }, inputs)
+        Tensor::from_op(out, vec![dims.t, dims.b, 2 * dims.h], LstmLayer(LstmSequence { dims, act, tc }), inputs)
     }
 
     /// Runs one LSTM layer over a time-major sequence. `self`: the input
