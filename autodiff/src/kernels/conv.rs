@@ -421,10 +421,8 @@ pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[
 /// im2col and the parallel GEMM.  The epilogue is applied while the output
 /// is written where the path allows, in a pass over `y` otherwise.
 pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [f32]) {
-    // SAFETY: f32 and MaybeUninit<f32> have the same layout; every value
-    // written through the view is an initialized f32.
-    let y = unsafe { &mut *(y as *mut [f32] as *mut [MaybeUninit<f32>]) };
-    conv2d_forward_into(g, x, w, epi, y)
+    // SAFETY (as_uninit): every value written through the view is an initialized f32.
+    conv2d_forward_into(g, x, w, epi, unsafe { super::as_uninit(y) })
 }
 
 /// [`conv2d_forward_fused`] into memory that need not be initialized (a new
@@ -729,8 +727,8 @@ fn finish_image(epi: &ConvEpilogue, plane: usize, yi: &mut [f32]) {
 #[cfg(test)]
 pub(crate) fn conv2d_forward_direct_for_tests(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     assert!(g.stride == (1, 1) && g.n >= 1);
-    // SAFETY: same layout; only f32 values are written through the view.
-    forward_direct(g, x, w, ConvEpilogue::default(), unsafe { &mut *(y as *mut [f32] as *mut [MaybeUninit<f32>]) });
+    // SAFETY (as_uninit): only f32 values are written through the view.
+    forward_direct(g, x, w, ConvEpilogue::default(), unsafe { super::as_uninit(y) });
 }
 
 /// For stride 1, the input gradient is itself a convolution: of `gy` with the

@@ -18,6 +18,16 @@ pub mod reduce;
 pub mod rnn;
 pub mod winograd;
 
+/// Initialized values viewed as possibly uninitialized ones, for kernels
+/// that write into either kind of buffer.
+///
+/// # Safety
+/// Only initialized `f32` values may be written through the view.
+pub(crate) unsafe fn as_uninit(v: &mut [f32]) -> &mut [std::mem::MaybeUninit<f32>] {
+    // SAFETY: same layout; the caller writes initialized values only.
+    unsafe { &mut *(v as *mut [f32] as *mut [std::mem::MaybeUninit<f32>]) }
+}
+
 /// Below this many elements, kernels run on the calling thread: handing
 /// work to rayon costs more than it saves.
 pub const PARALLEL_MIN: usize = 1 << 15;

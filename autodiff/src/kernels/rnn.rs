@@ -7,9 +7,9 @@
 //! `h' = o·tanh(c')`. Rows are independent, so results never depend on the
 //! thread count.
 
-use super::gemm::{gemm, gemm_packed, gemm_packed_serial, PackedB, SharedMut};
+use super::gemm::{gemm, gemm_packed, gemm_packed_serial, gemm_uninit, Epilogue, PackedB, SharedMut};
 use super::math::{sigmoid, tanh};
-use super::PARALLEL_MIN;
+use super::{as_uninit, PARALLEL_MIN};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -41,14 +41,6 @@ fn forward_row(z: &[f32], c: &[f32], out: &mut [MaybeUninit<f32>], act: &mut [Ma
         tc[j].write(t);
         oh[j].write(o * t);
     }
-}
-
-/// `s` as a slice of possibly uninitialized floats, for the row kernels
-/// (which only write initialized values into it).
-fn as_uninit(s: &mut [f32]) -> &mut [MaybeUninit<f32>] {
-    // SAFETY: MaybeUninit<f32> has the layout of f32, and the row kernels
-    // only ever store initialized floats through the view.
-    unsafe { &mut *(s as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
 type ForwardRow = fn(&[f32], &[f32], &mut [MaybeUninit<f32>], &mut [MaybeUninit<f32>], &mut [MaybeUninit<f32>]);
@@ -91,7 +83,9 @@ pub fn lstm_cell_forward(h: usize, z: &[f32], c: &[f32], ldc: usize, out: &mut [
     assert!(ldc >= h && (b == 0 || c.len() >= (b - 1) * ldc + h), "lstm_cell_forward: cell state too short");
     let f = select_forward_row();
     let row = |r: usize, o: &mut [f32], a: &mut [f32], t: &mut [f32]| {
-        f(&z[r * 4 * h..][..4 * h], &c[r * ldc..][..h], as_uninit(o), as_uninit(a), as_uninit(t))
+        // SAFETY (as_uninit): the row kernel writes initialized floats only.
+        let (o, a, t) = unsafe { (as_uninit(o), as_uninit(a), as_uninit(t)) };
+        f(&z[r * 4 * h..][..4 * h], &c[r * ldc..][..h], o, a, t)
     };
     if z.len() >= PARALLEL_MIN {
         let rows = out.par_chunks_mut(2 * h).zip(act.par_chunks_mut(4 * h)).zip(tc.par_chunks_mut(h));
@@ -177,7 +171,8 @@ pub fn lstm_cell_backward(
     let f = select_backward_row();
     let row = |r: usize, dz: &mut [f32], dp: &mut [f32]| {
         let (a, s) = (&act[r * 4 * h..][..4 * h], r * h..(r + 1) * h);
-        f(a, &tc[s.clone()], &c[r * ldc..][..h], &dh[s.clone()], &dc[s], as_uninit(dz), dp)
+        // SAFETY (as_uninit): the row kernel writes initialized floats only.
+        f(a, &tc[s.clone()], &c[r * ldc..][..h], &dh[s.clone()], &dc[s], unsafe { as_uninit(dz) }, dp)
     };
     if dz.len() >= PARALLEL_MIN {
         dz.par_chunks_mut(4 * h).zip(dc_prev.par_chunks_mut(h)).enumerate().for_each(|(r, (dz, dp))| row(r, dz, dp));
@@ -407,8 +402,10 @@ pub fn lstm_layer_weight_grads(d: SeqDims, n_in: usize, dz: &[f32], h0: &[f32], 
     }
     // SAFETY: `fill` wrote all w elements of every row.
     unsafe { y.set_len(t * b * w) };
-    let mut dw = vec![0.0f32; 4 * h * w];
-    gemm(4 * h, w, t * b, dz, 4 * h, true, &y, w, false, &mut dw, w, false);
+    let mut dw: Vec<f32> = Vec::with_capacity(4 * h * w);
+    gemm_uninit(4 * h, w, t * b, dz, 4 * h, true, &y, w, false, &mut dw.spare_capacity_mut()[..4 * h * w], w, Epilogue::default());
+    // SAFETY: gemm_uninit wrote every element of the 4h × w product.
+    unsafe { dw.set_len(4 * h * w) };
     let (mut dw_hh, mut dw_ih) = (Vec::with_capacity(4 * h * h), Vec::with_capacity(4 * h * n_in));
     for row in dw.chunks(w) {
         dw_hh.extend_from_slice(&row[..h]);
@@ -430,7 +427,8 @@ mod tests {
         let c: Vec<f32> = rng.vec(h).iter().map(|v| v * 3.0).collect();
         let run = |f: ForwardRow| {
             let (mut o, mut a, mut t) = (vec![0.0f32; 2 * h], vec![0.0f32; 4 * h], vec![0.0f32; h]);
-            f(&z, &c, as_uninit(&mut o), as_uninit(&mut a), as_uninit(&mut t));
+            // SAFETY (as_uninit): the row kernel writes initialized floats only.
+            f(&z, &c, unsafe { as_uninit(&mut o) }, unsafe { as_uninit(&mut a) }, unsafe { as_uninit(&mut t) });
             [o, a, t].concat().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         };
         assert_eq!(run(forward_row), run(select_forward_row()));
@@ -443,7 +441,8 @@ mod tests {
         let v: Vec<Vec<f32>> = [4 * h, h, h, h, h].iter().map(|&n| rng.vec(n)).collect();
         let run = |f: BackwardRow| {
             let (mut dz, mut dp) = (vec![0.0f32; 4 * h], vec![0.0; h]);
-            f(&v[0], &v[1], &v[2], &v[3], &v[4], as_uninit(&mut dz), &mut dp);
+            // SAFETY (as_uninit): the row kernel writes initialized floats only.
+            f(&v[0], &v[1], &v[2], &v[3], &v[4], unsafe { as_uninit(&mut dz) }, &mut dp);
             [dz, dp].concat().iter().map(|x| x.to_bits()).collect::<Vec<_>>()
         };
         assert_eq!(run(backward_row), run(select_backward_row()));

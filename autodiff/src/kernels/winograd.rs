@@ -43,6 +43,7 @@ use rayon::prelude::*;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 
+use super::as_uninit;
 use super::conv::{Conv2dGeom, ConvEpilogue};
 use super::gemm::{give_back_scratch, round_up, slice_depth, take_scratch, Offsets, PackedLhs, NR};
 
@@ -1130,16 +1131,6 @@ unsafe fn run_pass<S: Lanes, const M: usize, const A: usize>(pass: Pass, blk: Bl
 unsafe fn run_pass_avx2<const M: usize, const A: usize>(pass: Pass, blk: Block, buf: &mut [MaybeUninit<f32>]) {
     // SAFETY: AVX2 and FMA are enabled here.
     unsafe { run_pass::<Avx2, M, A>(pass, blk, buf) }
-}
-
-/// Initialized values viewed as possibly uninitialized ones, for passes that
-/// write into either kind of buffer.
-///
-/// # Safety
-/// Only initialized `f32` values may be written through the view.
-unsafe fn as_uninit(v: &mut [f32]) -> &mut [MaybeUninit<f32>] {
-    // SAFETY: same layout; the caller writes initialized values only.
-    unsafe { &mut *(v as *mut [f32] as *mut [MaybeUninit<f32>]) }
 }
 
 /// Which vectors the transforms use.
