@@ -72,9 +72,16 @@ impl Tensor {
         Tensor(Arc::new(Inner { id: TensorId(NEXT_ID.fetch_add(1, Ordering::Relaxed)), shape, data, requires_grad, node }))
     }
 
-    /// Output of an op: records `op` and `inputs` when recording is on and
-    /// any input requires a gradient; otherwise a plain constant.
-    pub(crate) fn from_op(data: Vec<f32>, shape: Vec<usize>, op: impl Backward + 'static, inputs: Vec<Tensor>) -> Tensor {
+    /// Output of an op: `data` laid out in `shape`, computed from `inputs`.
+    /// Records `op` (the backward rule) and `inputs` when recording is on
+    /// and any input requires a gradient; otherwise a plain constant.
+    ///
+    /// This is how an op is defined, inside this crate or outside it: compute
+    /// the output's values, then call `from_op` with a [`Backward`] rule
+    /// written with tensor ops, so the gradient can be differentiated again.
+    /// Check a new op with [`crate::gradcheck::check_all`]; `docs/extending.md`
+    /// walks through one. Panics if `data.len()` is not the product of `shape`.
+    pub fn from_op(data: Vec<f32>, shape: Vec<usize>, op: impl Backward + 'static, inputs: Vec<Tensor>) -> Tensor {
         Tensor::from_op_shared(Arc::new(data), shape, op, inputs)
     }
 
