@@ -168,14 +168,20 @@ pub fn save_named(tensors: &[(String, Tensor)], path: impl AsRef<Path>) -> Resul
 pub fn load_named(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>, NnError> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| NnError::io(path, "read", e))?;
+    load_named_bytes(&bytes, path)
+}
+
+/// [`load_named`] on a file image already in memory (`source` names it in
+/// errors).
+pub fn load_named_bytes(bytes: &[u8], source: &Path) -> Result<Vec<(String, Tensor)>, NnError> {
     let st =
-        SafeTensors::deserialize(&bytes).map_err(|e| NnError::CorruptCheckpoint { path: path.to_path_buf(), detail: e.to_string() })?;
+        SafeTensors::deserialize(bytes).map_err(|e| NnError::CorruptCheckpoint { path: source.to_path_buf(), detail: e.to_string() })?;
     let mut out = Vec::with_capacity(st.len());
     for (name, view) in st.tensors() {
         let data = match view.dtype() {
             Dtype::F32 => f32s(view.data()),
             Dtype::I64 => i64s_as_f32(view.data()),
-            d => return Err(NnError::BadDtype { path: path.to_path_buf(), name, dtype: format!("{d:?}"), expected: "F32 or I64" }),
+            d => return Err(NnError::BadDtype { path: source.to_path_buf(), name, dtype: format!("{d:?}"), expected: "F32 or I64" }),
         };
         let t = Tensor::from_vec(data, view.shape());
         out.push((name, t));

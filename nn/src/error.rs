@@ -61,6 +61,13 @@ pub enum NnError {
         /// Names the file has but the model lacks.
         unexpected: Vec<String>,
     },
+    /// An output folder another process is writing (see [`crate::out_lock`]).
+    Locked {
+        /// The lock file.
+        lock: PathBuf,
+        /// Who holds it, when the file says so.
+        holder: Option<crate::out_lock::LockHolder>,
+    },
 }
 
 impl NnError {
@@ -119,6 +126,14 @@ impl fmt::Display for NnError {
                     list(f, unexpected, 8)?;
                 }
                 Ok(())
+            }
+            NnError::Locked { lock, holder } => {
+                let dir = lock.parent().unwrap_or(lock).display();
+                match holder {
+                    Some(h) => write!(f, "{dir} is being written by another llv (pid {} on {})", h.pid, h.host)?,
+                    None => write!(f, "{dir} is locked by another llv (its lock file is unreadable)")?,
+                }
+                write!(f, "; wait for it to finish, or, if it is no longer running, delete {}", lock.display())
             }
         }
     }

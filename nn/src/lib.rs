@@ -14,6 +14,8 @@
 //! * [`checkpoint`]: safetensors [`checkpoint::save`] / [`checkpoint::load`].
 //! * [`eval`]: mean cross-entropy and accuracy of a classifier ([`eval::evaluate`]).
 //! * [`error`]: the crate's one error type, [`NnError`].
+//! * [`out_lock`]: one writer per output folder; [`interrupt`]: stop long
+//!   work at a consistent point (SIGINT/SIGTERM in the command line).
 //!
 //! ```
 //! use nn::{zoo, Module, ModuleExt};
@@ -29,10 +31,13 @@
 pub mod checkpoint;
 pub mod error;
 pub mod eval;
+pub mod interrupt;
 pub mod layers;
 pub mod module;
+pub mod out_lock;
 pub mod zoo;
 
 pub use error::NnError;
 pub use eval::{evaluate, EvalResult};
 pub use module::{Kind, Module, ModuleExt, Named};
+pub use out_lock::OutLock;
