@@ -24,6 +24,10 @@ pub struct Range {
 }
 
 impl Range {
+    /// The most points one axis may have: each point is an evaluation over
+    /// the data, and the grid's values are held in memory.
+    pub const MAX_POINTS: usize = 100_000;
+
     /// The grid values.
     pub fn values(&self) -> Vec<f64> {
         if self.num == 1 {
@@ -46,6 +50,9 @@ impl FromStr for Range {
         let n: usize = parts[2].trim().parse().map_err(|_| format!("range {s:?}: NUM {:?} is not a whole number", parts[2]))?;
         if n == 0 {
             return Err(format!("range {s:?} is empty: NUM must be at least 1"));
+        }
+        if n > Range::MAX_POINTS {
+            return Err(format!("range {s:?}: NUM {n} is more than {} points", Range::MAX_POINTS));
         }
         if end < start {
             return Err(format!("range {s:?} is inverted: END {end} is below START {start}"));
@@ -236,6 +243,8 @@ mod tests {
         assert!("-1:1".parse::<Range>().unwrap_err().contains("START:END:NUM"));
         assert!("a:1:3".parse::<Range>().unwrap_err().contains("not a number"));
         assert_eq!("0:0:1".parse::<Range>().unwrap().values(), vec![0.0]);
+        // Found by fuzz/ (specs): the values of 5e9 points were allocated.
+        assert!("-1:51:5129193729".parse::<Range>().unwrap_err().contains("more than 100000 points"));
         assert_eq!("2/3".parse::<Shard>().unwrap(), Shard { index: 1, count: 3 });
         assert!("0/3".parse::<Shard>().is_err() && "4/3".parse::<Shard>().is_err());
     }
