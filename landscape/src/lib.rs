@@ -6,6 +6,7 @@
 pub mod direction;
 pub mod error;
 pub mod export;
+pub mod grid_order;
 pub mod hessian;
 pub mod linalg;
 pub mod render;
