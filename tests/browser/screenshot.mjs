@@ -12,12 +12,14 @@ if (!html || !png) {
 }
 const contour = rest.includes('--contour');
 const [x, y] = rest.filter(a => a !== '--contour').map(Number);
-// A viewport that holds the whole page: a full-page capture would resize it, and
-// the relayout moves the canvas from under the pointer (losing the hover).
 const context = await launch({ width: 1280, height: 800 });
 const page = await context.newPage();
 await page.goto(pathToFileURL(path.resolve(html)).href);
 await page.waitForFunction(() => window.llvView && window.llvView.redraws() > 0);
+// Fit the viewport to the page, then hover: a resize after hovering would move
+// the canvas from under the pointer.
+const height = await page.evaluate(() => Math.ceil(document.body.getBoundingClientRect().bottom) + 16);
+await page.setViewportSize({ width: 1280, height: Math.min(height, 2000) });
 if (contour) await page.click('#mode-contour');
 if (Number.isFinite(x) && Number.isFinite(y)) {
   const at = await page.evaluate(([x, y]) => window.llvView.pointOnScreen(0, x, y), [x, y]);
