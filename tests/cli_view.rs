@@ -105,3 +105,17 @@ fn errors_name_the_file_or_flag_at_fault() {
     assert!(e.contains("--out no/such/dir/x.html"), "{e}");
     assert!(!dir.join("x.html").exists(), "nothing is written on error");
 }
+
+#[test]
+fn the_demo_shows_its_surfaces_in_the_view() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("llv-cli-view-{}-demo", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    ok(llv(&dir, &["demo", "--quick", "--out", "demo"]));
+    let index = std::fs::read_to_string(dir.join("demo/index.html")).unwrap();
+    assert!(index.contains("<iframe src=\"view.html\""), "index.html embeds the view");
+    let d = data(&std::fs::read_to_string(dir.join("demo/view.html")).unwrap());
+    let names: Vec<&str> = d["results"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["batch 64", "batch 2048"]);
+    assert_eq!(d["results"][1]["values"]["test_loss"].as_array().unwrap().len(), 25, "the quick demo's 5×5 surface");
+}

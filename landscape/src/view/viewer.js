@@ -297,6 +297,7 @@
       for (const i of r.path.length > 1 ? [0, r.path.length - 1] : [0]) text(ctx, 'epoch ' + r.path[i].epoch, pts[i][0] + 6, pts[i][1] - 8, 'left', 'middle', '#fff');
     }
     ctx.restore();
+    ctx.strokeStyle = INK; ctx.lineWidth = 1; ctx.strokeRect(plot.x + 0.5, plot.y + 0.5, plot.w, plot.h);
     p.spots = [];
     for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) if (at(r, state.metric, i, j) !== null) p.spots.push({ sx: X(r.x[i]), sy: Y(r.y[j]), ix: i, iy: j });
     if (state.hover) { const [ix, iy] = nearestCell(r, state.hover.x, state.hover.y); marker(ctx, [X(r.x[ix]), Y(r.y[iy])]); }
