@@ -114,7 +114,7 @@
     const r = p.r;
     if (!state.hover || r.x.length === 0) { p.readout.textContent = r.dims === 2 ? 'hover the surface for values' : 'hover the chart for values'; return; }
     const [ix, iy] = nearestCell(r, state.hover.x, state.hover.y);
-    let where = r.x_label + ' = ' + fmt(r.x[ix]) + (r.dims === 2 ? ', ' + r.y_label + ' = ' + fmt(r.y[iy]) : '');
+    const where = r.x_label + ' = ' + fmt(r.x[ix]) + (r.dims === 2 ? ', ' + r.y_label + ' = ' + fmt(r.y[iy]) : '');
     const vals = r.metrics.map(m => m + ' = ' + fmt(at(r, m, ix, iy)));
     p.readout.textContent = at(r, r.metrics[0], ix, iy) === null ? where + ': no point here' : where + '\n' + vals.join(', ');
   }
