@@ -77,6 +77,10 @@ enum Command {
     ///
     /// Example: `llv plot surf/surface.jsonl --kind surface3d --out surf.png`
     Plot(commands::plot::PlotArgs),
+    /// One self-contained interactive HTML page of results files: 3-D surface, contours, line charts.
+    ///
+    /// Example: `llv view surf/surface.jsonl --out surf.html`
+    View(commands::view::ViewArgs),
 }
 
 fn info() {
@@ -110,6 +114,7 @@ fn run(command: Command) -> Result<(), commands::CliError> {
         Command::Sharpness(a) => commands::hessian::run_sharpness(a),
         Command::Merge(a) => commands::plot::run_merge(a),
         Command::Plot(a) => commands::plot::run_plot(a),
+        Command::View(a) => commands::view::run(a),
     }
 }
 

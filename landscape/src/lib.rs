@@ -14,6 +14,7 @@ pub mod results;
 pub mod sharpness;
 pub mod surface;
 pub mod trajectory;
+pub mod view;
 
 pub use direction::{DirType, Direction, DirectionOptions, Ignore, Norm};
 pub use error::{LandscapeError, Result};

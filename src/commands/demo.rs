@@ -5,6 +5,7 @@
 use super::{figures, out_dir, CliError};
 use clap::Args;
 use landscape::render::{self, FigureOptions, Grid2, Series};
+use landscape::view::{self, ViewOptions};
 use landscape::Results;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -146,6 +147,9 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
         "surface3d-small-vs-large.png",
     )?;
     std::fs::copy(pca.join("trajectory.png"), figs.join("trajectory.png")).map_err(|e| CliError::new(e.to_string()))?;
+    let view_opts = ViewOptions { title: "LeNet test loss around both solutions (interactive)".into(), ..ViewOptions::default() };
+    let page = view::page(&[("batch 64", &rs2), ("batch 2048", &rl2)], &view_opts).map_err(|e| CliError::new(e.to_string()))?;
+    super::write_atomic(&a.out.join("view.html"), page.as_bytes())?;
 
     let pages = [
         ("goodfellow-line.png", "The loss along the straight line from the initial weights (α = 0) to the trained ones (α = 1), as in Goodfellow et al. (2015): it falls smoothly, with no barrier on the way."),
@@ -157,6 +161,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
         ("trajectory.png", "The batch-64 training path projected on the top two principal components of its checkpoints, over the loss on that plane; the axis labels give the variance each component explains."),
     ];
     let mut html = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>llv demo</title><style>body{font-family:sans-serif;max-width:900px;margin:auto}img{max-width:100%;border:1px solid #ddd}</style></head><body><h1>llv demo: LeNet on MNIST, batch 64 vs batch 2048</h1>\n");
+    html.push_str("<h2>Interactive view</h2><p>Both 2-D slices on one scale with one camera: drag to rotate, wheel to zoom, hover for values (<a href=\"view.html\">open it alone</a>; made with <code>llv view</code>).</p><iframe src=\"view.html\" title=\"interactive view\" style=\"width:100%;height:580px;border:1px solid #ddd\"></iframe>\n");
     for (file, text) in pages {
         html.push_str(&format!("<h2>{file}</h2><p>{text}</p><img src=\"figures/{file}\">\n"));
     }

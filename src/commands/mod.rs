@@ -12,6 +12,7 @@ pub mod plot;
 pub mod surface;
 pub mod train;
 pub mod trajectory;
+pub mod view;
 
 use datasets::{ClassificationData, DataSpec};
 use nn::zoo::{self, InputKind, ModelConfig};
