@@ -54,8 +54,8 @@ fn softplus_gradients_first_and_second_order() {
 fn second_derivative_is_exact() {
     let x = input().requires_grad_();
     let y = softplus(&x).sum_all();
-    let g = grad(&[y], &[x.clone()], true);
-    let gg = grad(&[g[0].sum_all()], &[x.clone()], false);
+    let g = grad(&[y], std::slice::from_ref(&x), true);
+    let gg = grad(&[g[0].sum_all()], std::slice::from_ref(&x), false);
     for (&x, &h) in x.data().iter().zip(gg[0].data()) {
         let s = 1.0 / (1.0 + (-(x as f64)).exp());
         assert!((h as f64 - s * (1.0 - s)).abs() < 1e-6, "d²/dx² softplus({x}) = {h}, want {}", s * (1.0 - s));
