@@ -86,6 +86,15 @@ pub enum DataError {
         /// What is wrong.
         detail: String,
     },
+    /// A token stream too short for one next-token window.
+    TooFewTokens {
+        /// The stream, e.g. "<embedded>/shakespeare/plays.txt (validation split)".
+        what: String,
+        /// Tokens in it.
+        tokens: usize,
+        /// The window length asked for (a window needs `seq_len + 1` tokens).
+        seq_len: usize,
+    },
     /// A bad argument to a constructor or loader (batch size 0, a fraction
     /// outside [0, 1), a data set too small for the requested batches, ...).
     InvalidArgument {
@@ -136,6 +145,9 @@ impl fmt::Display for DataError {
                  cifar10:DIR, shakespeare, text:FILE, spirals[:k=v,...] or blobs[:k=v,...])"
             ),
             DataError::BadSpec { spec, detail } => write!(f, "data spec {spec:?}: {detail}"),
+            DataError::TooFewTokens { what, tokens, seq_len } => {
+                write!(f, "{what}: {tokens} tokens are too few for one window of {seq_len} (need at least {})", seq_len + 1)
+            }
             DataError::InvalidArgument { detail } => write!(f, "{detail}"),
         }
     }

@@ -14,6 +14,9 @@
 //! - [`cifar`]: CIFAR-10 binary batches.
 //! - [`text`]: byte-level character corpora ([`TextData`], [`Vocab`]) and
 //!   contiguous truncated-BPTT batches ([`BpttBatches`], [`TokenBatch`]).
+//! - [`text_windows`]: the fixed evaluation windows of a language model
+//!   ([`LmWindows`], [`TextSplit`]): consecutive, non-overlapping, zero
+//!   state per window.
 //! - [`synthetic`]: two spirals and Gaussian blobs, seeded.
 //! - [`embedded`]: the MNIST 10k subset and Shakespeare, compiled in
 //!   (provenance: `datasets/data/README.md`).
@@ -40,6 +43,7 @@ pub mod loader;
 pub mod spec;
 pub mod synthetic;
 pub mod text;
+pub mod text_windows;
 
 pub use dataset::{Batch, ClassificationData, ClassificationSet, Dataset, Normalization};
 pub use error::{DataError, Result};
@@ -47,3 +51,4 @@ pub use loader::{Augmentation, DataLoader, Epoch};
 pub use spec::{load, Data, DataDescription, DataSpec, Task};
 pub use synthetic::{blobs, spirals, BlobsParams, SpiralsParams};
 pub use text::{BpttBatches, TextData, TokenBatch, Vocab};
+pub use text_windows::{LmWindows, TextSplit};

@@ -5,7 +5,8 @@
 //! becomes several tokens (the embedded Shakespeare is plain ASCII: 76
 //! tokens). The last `val_fraction` of the token stream is held out for
 //! validation. [`BpttBatches`] cuts a token stream into contiguous windows
-//! for truncated back-propagation through time.
+//! for truncated back-propagation through time; the fixed evaluation windows
+//! of a split are [`crate::LmWindows`].
 
 use crate::error::{DataError, Result};
 use std::path::Path;

@@ -13,6 +13,8 @@
 //!   `char-lstm`, built by name with [`zoo::build`].
 //! * [`checkpoint`]: safetensors [`checkpoint::save`] / [`checkpoint::load`].
 //! * [`eval`]: mean cross-entropy and accuracy of a classifier ([`eval::evaluate`]).
+//! * [`eval_lm`]: mean cross-entropy per character, top-1 accuracy and
+//!   perplexity of a language model on fixed windows ([`eval_lm::evaluate_lm`]).
 //! * [`error`]: the crate's one error type, [`NnError`].
 //! * [`out_lock`]: one writer per output folder; [`interrupt`]: stop long
 //!   work at a consistent point (SIGINT/SIGTERM in the command line).
@@ -31,6 +33,7 @@
 pub mod checkpoint;
 pub mod error;
 pub mod eval;
+pub mod eval_lm;
 pub mod interrupt;
 pub mod layers;
 pub mod module;
@@ -39,5 +42,6 @@ pub mod zoo;
 
 pub use error::NnError;
 pub use eval::{evaluate, EvalResult};
+pub use eval_lm::{evaluate_lm, lm_loss, LmEvalResult};
 pub use module::{Kind, Module, ModuleExt, Named};
 pub use out_lock::OutLock;
