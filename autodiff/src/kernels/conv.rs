@@ -12,7 +12,8 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::gemm::{count_flops, gemm, give_back_scratch, round_up, slice_depth, take_scratch, Offsets, Packed, PackedLhs, PanelB, NR};
+use super::gemm::{count_flops, gemm, round_up, slice_depth, BlockC, MatMut, MatRef, Offsets, Packed, PackedLhs, PanelB, NR};
+use super::scratch::{give_back_scratch, take_scratch};
 use super::winograd;
 
 /// Geometry of a 2-D convolution, NCHW input, weights `[c_out, c_in, kh, kw]` (groups = 1).
@@ -313,7 +314,7 @@ fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &m
     let plane = hp * wp;
     let qn = (oh - 1) * wp + ow;
     let offsets = padded_row_offsets(g, plane, wp);
-    let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
+    let lhs = PackedLhs::new(MatRef::new(w, g.c_out, kd, kd));
     let kds = slice_depth(kd);
     let cols = cols_per_block(kd).min(round_up(qn, NR));
     // Panels read up to round_up(qn, NR) columns: pad the buffer past its end.
@@ -334,7 +335,7 @@ fn forward_direct(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &m
                 // round_up(nb, NR), is below c_in·plane + NR = xp.len() (the
                 // largest offset plus qn is exactly c_in·plane); `yv` holds
                 // c_out rows of `cols ≥ nb` and is owned by this task.
-                unsafe { lhs.multiply_slice(pc, kc, b, nb, yv.as_mut_ptr(), cols, pc > 0) };
+                unsafe { lhs.multiply_slice(pc, kc, b, BlockC { ptr: yv.as_mut_ptr(), ld: cols, cols: nb }, pc > 0) };
             }
             // Keep the valid columns (ox < ow) of the block.
             for oy in j0 / wp..=((j0 + nb - 1) / wp).min(oh - 1) {
@@ -506,7 +507,7 @@ fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &m
     let split = (g.stride.1 == 2).then(|| split_dims(g));
     let split_len = split.map_or(0, |(hp, wp)| g.c_in * hp * wp);
     let in_place = in_place && split.is_some();
-    let lhs = PackedLhs::new(w, kd, false, g.c_out, kd);
+    let lhs = PackedLhs::new(MatRef::new(w, g.c_out, kd, kd));
     let kds = slice_depth(kd);
     let cols = cols_per_block(kd).min(round_up(no, NR));
     // Read in place: where each im2col row of a panel starts in the split image.
@@ -533,7 +534,7 @@ fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &m
                     let b = RowPanels::new(&sv[..split_len + NR], &offsets[pc..pc + kc], j0, nb, g.out_w(), g.stride.0 * wp);
                     // SAFETY: as below; every panel is NR values of one output row,
                     // read at offsets inside the split image (RowPanels::new).
-                    unsafe { lhs.multiply_slice(pc, kc, b, nb, c0, no, pc > 0) };
+                    unsafe { lhs.multiply_slice(pc, kc, b, BlockC { ptr: c0, ld: no, cols: nb }, pc > 0) };
                     continue;
                 }
                 match split {
@@ -544,7 +545,7 @@ fn forward_im2col(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &m
                 // output (stride `no`) lie inside `yi`, which this task owns;
                 // the first k slice (pc = 0) overwrites, later ones add to
                 // what it wrote.
-                unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), nb, c0, no, pc > 0) };
+                unsafe { lhs.multiply_slice(pc, kc, Packed(bp.as_ptr()), BlockC { ptr: c0, ld: no, cols: nb }, pc > 0) };
             }
         }
         give_back_scratch(&PACK_COL, bp);
@@ -685,11 +686,11 @@ fn pack_split_im2col(g: &Conv2dGeom, (hp, wp): (usize, usize), xs: &[f32], pc: u
 fn forward_single_image(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32]) {
     let (kd, no) = (g.k_dim(), g.out_plane());
     if g.is_pointwise() {
-        gemm(g.c_out, no, kd, w, kd, false, x, no, false, y, no, false);
+        gemm(MatRef::new(w, g.c_out, kd, kd), MatRef::new(x, kd, no, no), MatMut::new(y, g.c_out, no, no), false);
     } else {
         with_col(kd * no, |col| {
             im2col(g, x, col);
-            gemm(g.c_out, no, kd, w, kd, false, col, no, false, y, no, false);
+            gemm(MatRef::new(w, g.c_out, kd, kd), MatRef::new(col, kd, no, no), MatMut::new(y, g.c_out, no, no), false);
         });
     }
 }
@@ -788,13 +789,13 @@ pub fn conv2d_input_grad(g: &Conv2dGeom, gy: &[f32], w: &[f32], gx: &mut [f32]) 
         // gx_i [c_in × hw] = Wᵀ · gy_i, with W stored [c_out × c_in].
         gx.par_chunks_mut(xs).enumerate().for_each(|(i, gxi)| {
             let gyi = &gy[i * ys..(i + 1) * ys];
-            gemm(g.c_in, no, g.c_out, w, kd, true, gyi, no, false, gxi, no, false);
+            gemm(MatRef::new(w, g.c_out, g.c_in, kd).t(), MatRef::new(gyi, g.c_out, no, no), MatMut::new(gxi, g.c_in, no, no), false);
         });
     } else {
         gx.par_chunks_mut(xs).enumerate().for_each(|(i, gxi)| {
             with_col(kd * no, |col| {
                 let gyi = &gy[i * ys..(i + 1) * ys];
-                gemm(kd, no, g.c_out, w, kd, true, gyi, no, false, col, no, false);
+                gemm(MatRef::new(w, g.c_out, kd, kd).t(), MatRef::new(gyi, g.c_out, no, no), MatMut::new(col, kd, no, no), false);
                 col2im(g, col, gxi);
             })
         });
@@ -1038,7 +1039,7 @@ pub fn conv2d_weight_grad(g: &Conv2dGeom, x: &[f32], gy: &[f32], gw: &mut [f32])
                 &*col
             };
             // gw [c_out × kd] += gy_i [c_out × no] · col_iᵀ, col_i stored [kd × no].
-            gemm(g.c_out, kd, no, gyi, no, false, bmat, no, true, out, kd, j > 0);
+            gemm(MatRef::new(gyi, g.c_out, no, no), MatRef::new(bmat, kd, no, no).t(), MatMut::new(out, g.c_out, kd, kd), j > 0);
         }
     };
     let col_len = if g.is_pointwise() { 0 } else { kd * no };

@@ -16,6 +16,7 @@ pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod rnn;
+mod scratch;
 pub mod winograd;
 
 /// Initialized values viewed as possibly uninitialized ones, for kernels

@@ -45,7 +45,8 @@ use std::mem::MaybeUninit;
 
 use super::as_uninit;
 use super::conv::{Conv2dGeom, ConvEpilogue};
-use super::gemm::{give_back_scratch, round_up, slice_depth, take_scratch, Offsets, PackedLhs, NR};
+use super::gemm::{round_up, slice_depth, BlockC, MatRef, Offsets, PackedLhs, NR};
+use super::scratch::{give_back_scratch, take_scratch};
 
 /// Bytes of transformed inputs and products per block of tiles.  Measured
 /// with `bench_winograd_vs_direct` (1 thread, ms, 256 KiB → 512 KiB → 1 MiB):
@@ -231,7 +232,7 @@ fn forward_tiles<const M: usize, const A: usize>(
     let plane = hp * wp;
     let pack = |w: &[f32]| -> Vec<PackedLhs> {
         let u = transform_weights::<M, A>(g, w);
-        (0..xis).into_par_iter().map(|xi| PackedLhs::new(&u[xi * c_in..], xis * c_in, false, c_out, c_in)).collect()
+        (0..xis).into_par_iter().map(|xi| PackedLhs::new(MatRef::new(&u[xi * c_in..], c_out, c_in, xis * c_in))).collect()
     };
     let lhs = pack(w);
     let second = second.map(|(w2, epi2)| (pack(w2), epi2));
@@ -301,7 +302,7 @@ fn forward_tiles<const M: usize, const A: usize>(
                         // SAFETY: row ci of the slice starts at ξ·v_xi + (pc + ci)·tbp and is
                         // read for round_up(nb, NR) ≤ tbp columns (+NR slack after each V[ξ]);
                         // M[ξ] holds c_out rows of tbp ≥ nb columns; both buffers are this task's.
-                        unsafe { l.multiply_slice(pc, kc, b, nb, mv[xi_ * m_xi..].as_mut_ptr(), tbp, pc > 0) };
+                        unsafe { l.multiply_slice(pc, kc, b, BlockC { ptr: mv[xi_ * m_xi..].as_mut_ptr(), ld: tbp, cols: nb }, pc > 0) };
                     }
                 }
                 for k in 0..units {

@@ -24,7 +24,7 @@
 //! so higher derivatives stay exact.
 
 use crate::graph::{is_grad_enabled, Backward};
-use crate::kernels::gemm::{gemm_uninit, Epilogue};
+use crate::kernels::gemm::{gemm_uninit, Epilogue, MatMut, MatRef};
 use crate::kernels::rnn::{self, SeqDims};
 use crate::tensor::Tensor;
 
@@ -263,7 +263,8 @@ impl Tensor {
         let (rows, n_in, h4) = (dims.t * dims.b, self.dim(2), 4 * dims.h);
         let mut xp = Vec::with_capacity(rows * h4);
         let epi = Epilogue { bias: Some(bias.data()), relu: false };
-        gemm_uninit(rows, h4, n_in, self.data(), n_in, false, w_ih.data(), n_in, true, &mut xp.spare_capacity_mut()[..rows * h4], h4, epi);
+        let (x, w) = (MatRef::new(self.data(), rows, n_in, n_in), MatRef::new(w_ih.data(), h4, n_in, n_in).t());
+        gemm_uninit(x, w, MatMut::new(&mut xp.spare_capacity_mut()[..rows * h4], rows, h4, h4), epi);
         // SAFETY: gemm_uninit wrote every element of the rows × 4h product.
         unsafe { xp.set_len(rows * h4) };
         let (out, act, tc) = run_sequence(dims, xp, w_hh, h0, c0);
