@@ -16,7 +16,9 @@
 use std::mem::MaybeUninit;
 use std::time::Instant;
 
-use autodiff::kernels::conv::{conv2d_forward, conv2d_forward_pair, conv2d_input_grad, conv2d_weight_grad, Conv2dGeom, ConvEpilogue};
+use autodiff::kernels::conv::{
+    conv2d_forward, conv2d_forward_pair, conv2d_forward_path, conv2d_input_grad, conv2d_weight_grad, Conv2dGeom, ConvEpilogue, ForwardPath,
+};
 use autodiff::kernels::gemm::{gemm, gemm_portable, gemm_uninit, Epilogue, MatMut, MatRef};
 use autodiff::kernels::rnn::{lstm_sequence_forward, SeqDims};
 
@@ -186,10 +188,42 @@ fn bench_resnet_convs() {
     }
 }
 
+/// Best of `reps` milliseconds of `f` on a pool of `threads`, after one warm-up call.
+fn best_ms_on(threads: usize, reps: usize, f: &mut (dyn FnMut() + Send)) -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    pool.install(|| {
+        f();
+        best_of(reps, f) * 1e3
+    })
+}
+
+fn bench_split_in_place() {
+    let mut rng = Rng(5);
+    for threads in [1, 2] {
+        for g in [geom(128, 16, 32, 32, 3, 2), geom(128, 16, 32, 32, 1, 2), geom(128, 32, 16, 64, 3, 2)] {
+            let (x, w) = (rng.vec(g.n * g.c_in * g.h * g.w), rng.vec(g.c_out * g.c_in * g.kh * g.kw));
+            let mut y = vec![0.0f32; g.n * g.c_out * g.out_h() * g.out_w()];
+            let mut run = |in_place: bool| {
+                best_ms_on(threads, 15, &mut || conv2d_forward_path(&g, &x, &w, &mut y, ForwardPath::Strided { in_place }))
+            };
+            let (t_in, t_packed) = (run(true), run(false));
+            println!(
+                "{threads} thread(s) {}x{} stride 2, {}->{} ch: in place {t_in:.3} ms, packed {t_packed:.3} ms",
+                g.kh, g.kw, g.c_in, g.c_out
+            );
+        }
+    }
+}
+
 fn main() {
     let names: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let benches: [(&str, fn()); 4] =
-        [("gemm", bench_gemm), ("conv", bench_conv), ("resnet_convs", bench_resnet_convs), ("workload", workload)];
+    let benches: [(&str, fn()); 5] = [
+        ("gemm", bench_gemm),
+        ("conv", bench_conv),
+        ("resnet_convs", bench_resnet_convs),
+        ("split_in_place", bench_split_in_place),
+        ("workload", workload),
+    ];
     for (name, run) in benches {
         if names.iter().any(|n| n == name) || (names.is_empty() && name != "workload") {
             run();
