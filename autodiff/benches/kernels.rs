@@ -215,13 +215,28 @@ fn bench_split_in_place() {
     }
 }
 
+fn bench_winograd() {
+    let mut rng = Rng(4);
+    for threads in [1, 2] {
+        for (c, hw) in [(16, 32), (32, 16), (64, 8)] {
+            let g = geom(128, c, hw, c, 3, 1);
+            let (x, w) = (rng.vec(g.n * c * hw * hw), rng.vec(c * c * 9));
+            let mut y = vec![0.0; g.n * c * hw * hw];
+            let mut run = |path: ForwardPath| best_ms_on(threads, 7, &mut || conv2d_forward_path(&g, &x, &w, &mut y, path));
+            let (t2, t4, td) = (run(ForwardPath::Winograd { tile: 2 }), run(ForwardPath::Winograd { tile: 4 }), run(ForwardPath::Direct));
+            println!("{threads} thread(s) {c:>2}ch {hw:>2}x{hw:<2}: F(2x2) {t2:.2} ms, F(4x4) {t4:.2} ms, direct {td:.2} ms (best of 7)");
+        }
+    }
+}
+
 fn main() {
     let names: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let benches: [(&str, fn()); 5] = [
+    let benches: [(&str, fn()); 6] = [
         ("gemm", bench_gemm),
         ("conv", bench_conv),
         ("resnet_convs", bench_resnet_convs),
         ("split_in_place", bench_split_in_place),
+        ("winograd", bench_winograd),
         ("workload", workload),
     ];
     for (name, run) in benches {

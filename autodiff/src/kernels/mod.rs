@@ -10,6 +10,7 @@
 pub mod conv;
 pub mod elementwise;
 pub mod gemm;
+mod lanes;
 pub mod layout;
 pub mod math;
 pub mod norm;

@@ -159,6 +159,9 @@ pub(crate) fn conv2d_forward_direct_for_tests(g: &Conv2dGeom, x: &[f32], w: &[f3
 pub enum ForwardPath {
     /// The direct stride-1 path (needs stride 1).
     Direct,
+    /// Winograd with output tiles of `tile` (2 or 4; needs a 3×3, stride-1,
+    /// undilated convolution).
+    Winograd { tile: usize },
     /// Packed im2col panels; with `in_place`, a column-stride-2 convolution
     /// whose output rows fit the panels reads them from the split image.
     Strided { in_place: bool },
@@ -176,6 +179,7 @@ pub fn conv2d_forward_path(g: &Conv2dGeom, x: &[f32], w: &[f32], y: &mut [f32], 
             assert_eq!(g.stride, (1, 1), "conv2d_forward_path: the direct path needs stride 1");
             forward_direct(g, x, w, ConvEpilogue::default(), y)
         }
+        ForwardPath::Winograd { tile } => winograd::forward_tile_size(g, x, w, y, tile),
         ForwardPath::Strided { in_place } => {
             let in_place = in_place && reads_split_in_place(g);
             forward_im2col(g, x, w, ConvEpilogue::default(), y, in_place)
