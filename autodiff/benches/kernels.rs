@@ -123,7 +123,7 @@ fn workload() {
         let mut out = vec![MaybeUninit::new(0.0); d.t * d.b * 2 * d.h];
         let mut act = vec![MaybeUninit::new(0.0); d.t * d.b * 4 * d.h];
         let mut tc = vec![MaybeUninit::new(0.0); d.t * d.b * d.h];
-        lstm_sequence_forward(d, &mut xp, &w, &h0, &c0, &mut out, &mut act, &mut tc);
+        lstm_sequence_forward(d, &mut xp, &w, (&h0, &c0), (&mut out, &mut act, &mut tc));
         fold(&mut sum, &init(&out));
         fold(&mut sum, &init(&act));
         println!("checksum {sum:016x}");

@@ -77,7 +77,7 @@ fn select_forward_row() -> ForwardRow {
 /// Forward over `b = z.len() / 4h` rows: `z` is `[b, 4h]`, `c` is `[b, h]`
 /// with row stride `ldc`; `out` (`[b, 2h]`), `act` (`[b, 4h]`) and `tc`
 /// (`[b, h]`) are overwritten.
-pub fn lstm_cell_forward(h: usize, z: &[f32], c: &[f32], ldc: usize, out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
+pub fn lstm_cell_forward(h: usize, z: &[f32], (c, ldc): (&[f32], usize), (out, act, tc): (&mut [f32], &mut [f32], &mut [f32])) {
     let b = z.len() / (4 * h).max(1);
     assert!(h > 0 && z.len() == 4 * b * h && out.len() == 2 * b * h && act.len() == z.len() && tc.len() == b * h);
     assert!(ldc >= h && (b == 0 || c.len() >= (b - 1) * ldc + h), "lstm_cell_forward: cell state too short");
@@ -149,18 +149,15 @@ fn select_backward_row() -> BackwardRow {
     backward_row
 }
 
-/// Backward over `b` rows (shapes as in [`lstm_cell_forward`], `c` with
-/// row stride `ldc`); `dh` and `dc` are `[b, h]`, `dz` (`[b, 4h]`) and
-/// `dc_prev` (`[b, h]`) are overwritten.
-#[allow(clippy::too_many_arguments)]
+/// Backward over `b` rows given the forward's saved `(act, tc)` and the
+/// cell state `(c, ldc)` (shapes as in [`lstm_cell_forward`]); the output
+/// gradients `(dh, dc)` are `[b, h]`; `dz` (`[b, 4h]`) and `dc_prev`
+/// (`[b, h]`) are overwritten.
 pub fn lstm_cell_backward(
     h: usize,
-    act: &[f32],
-    tc: &[f32],
-    c: &[f32],
-    ldc: usize,
-    dh: &[f32],
-    dc: &[f32],
+    (act, tc): (&[f32], &[f32]),
+    (c, ldc): (&[f32], usize),
+    (dh, dc): (&[f32], &[f32]),
     dz: &mut [f32],
     dc_prev: &mut [f32],
 ) {
@@ -180,6 +177,10 @@ pub fn lstm_cell_backward(
         dz.chunks_mut(4 * h).zip(dc_prev.chunks_mut(h)).enumerate().for_each(|(r, (dz, dp))| row(r, dz, dp));
     }
 }
+
+/// What [`lstm_sequence_forward`] writes, `(out, act, tc)`: possibly
+/// uninitialized buffers of `[t, b, 2h]`, `[t, b, 4h]` and `[t, b, h]`.
+pub type SeqOutputs<'a> = (&'a mut [MaybeUninit<f32>], &'a mut [MaybeUninit<f32>], &'a mut [MaybeUninit<f32>]);
 
 /// Sizes of an LSTM sequence: `t` steps of `b` rows with hidden size `h`.
 #[derive(Clone, Copy, Debug)]
@@ -225,22 +226,13 @@ fn product(serial: bool, a: MatRef, b: &PackedB, c: MatMut, accumulate: bool) {
 /// Runs an LSTM layer over a sequence. `xp`: the input projections
 /// (biases included), `[t, b, 4h]`, overwritten: step `s` becomes
 /// `z = xp[s] + h·Wᵀ` in place (no copy per step); `w`: `W_hh`, `[4h, h]`;
-/// `h0`, `c0`: `[b, h]`. Overwrites `out` (`[t, b, 2h]`, each step's
+/// `(h0, c0)`: `[b, h]` each. Overwrites `(out, act, tc)`: `out` (`[t, b, 2h]`, each step's
 /// `[h', c']`), `act` (`[t, b, 4h]`) and `tc` (`[t, b, h]`), the last two
 /// being saved for [`lstm_bptt`]; all three may start uninitialized (every
 /// element is written).
 /// The batch is split into [`row_chunks`], each running the whole sequence.
-#[allow(clippy::too_many_arguments)]
-pub fn lstm_sequence_forward(
-    d: SeqDims,
-    xp: &mut [f32],
-    w: &[f32],
-    h0: &[f32],
-    c0: &[f32],
-    out: &mut [MaybeUninit<f32>],
-    act: &mut [MaybeUninit<f32>],
-    tc: &mut [MaybeUninit<f32>],
-) {
+pub fn lstm_sequence_forward(d: SeqDims, xp: &mut [f32], w: &[f32], (h0, c0): (&[f32], &[f32]), saved: SeqOutputs) {
+    let (out, act, tc) = saved;
     let SeqDims { t, b, h } = d;
     let (bh, bh2, bh4) = (b * h, 2 * b * h, 4 * b * h);
     assert!(xp.len() == t * bh4 && w.len() == 4 * h * h && h0.len() == bh && c0.len() == bh);
@@ -289,10 +281,9 @@ pub fn lstm_sequence_forward(
 /// Backpropagation through time for [`lstm_sequence_forward`], given `g`
 /// (`[t, b, 2h]`, the gradient of `out`) and the saved `out`, `act`, `tc`.
 /// Overwrites `dxp` (`[t, b, 4h]`, the gradients of the projections, which
-/// may start uninitialized), `dh0` and `dc0` (`[b, h]`). The recurrence runs
+/// may start uninitialized) and `(dh0, dc0)` (`[b, h]` each). The recurrence runs
 /// per [`row_chunks`]; the weight gradients are left to
 /// [`lstm_sequence_weight_grad`] or [`lstm_layer_weight_grads`].
-#[allow(clippy::too_many_arguments)]
 pub fn lstm_bptt(
     d: SeqDims,
     w: &[f32],
@@ -300,8 +291,7 @@ pub fn lstm_bptt(
     saved: (&[f32], &[f32], &[f32]),
     g: &[f32],
     dxp: &mut [MaybeUninit<f32>],
-    dh0: &mut [f32],
-    dc0: &mut [f32],
+    (dh0, dc0): (&mut [f32], &mut [f32]),
 ) {
     let SeqDims { t, b, h } = d;
     let (out, act, tc) = saved;
