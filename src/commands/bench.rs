@@ -3,7 +3,7 @@
 //! or a table, so the two can be compared side by side on one machine.
 
 use super::CliError;
-use autodiff::kernels::gemm::{flop_count, gemm};
+use autodiff::kernels::gemm::{flop_count, gemm, MatMut, MatRef};
 use autodiff::Tensor;
 use clap::Args;
 use landscape::{direction::point, Direction, DirectionOptions};
@@ -263,7 +263,7 @@ fn gemm_cases(b: &Bench) {
         let a = Tensor::randn(&[n, n], 1).to_vec();
         let bm = Tensor::randn(&[n, n], 2).to_vec();
         let mut c = vec![0.0f32; n * n];
-        let t = b.time(|| gemm(n, n, n, &a, n, false, &bm, n, false, &mut c, n, false));
+        let t = b.time(|| gemm(MatRef::new(&a, n, n, n), MatRef::new(&bm, n, n, n), MatMut::new(&mut c, n, n, n), false));
         b.emit("gemm_llv", &t, json!({"n": n, "gflops_median": 2.0 * (n as f64).powi(3) / t.median / 1e9}));
     }
 }

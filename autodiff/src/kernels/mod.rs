@@ -10,12 +10,14 @@
 pub mod conv;
 pub mod elementwise;
 pub mod gemm;
+mod lanes;
 pub mod layout;
 pub mod math;
 pub mod norm;
 pub mod pool;
 pub mod reduce;
 pub mod rnn;
+mod scratch;
 pub mod winograd;
 
 /// Initialized values viewed as possibly uninitialized ones, for kernels

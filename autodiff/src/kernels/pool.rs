@@ -249,10 +249,10 @@ fn adaptive_windows(len: usize, out: usize) -> Vec<(usize, usize)> {
     (0..out).map(|i| (i * len / out, ((i + 1) * len).div_ceil(out))).collect()
 }
 
-/// Adaptive average pooling of `x [n, c, h, w]` to `y [n, c, oh, ow]` (PyTorch
+/// Adaptive average pooling of `x [n, c, h, w]` to `y [n, c, oh, ow]`, with
+/// `(h, w)` and `(oh, ow)` given as pairs (PyTorch
 /// windows: start `floor(i*h/oh)`, end `ceil((i+1)*h/oh)`).
-#[allow(clippy::too_many_arguments)]
-pub fn adaptive_avg_pool2d(n: usize, c: usize, h: usize, w: usize, oh: usize, ow: usize, x: &[f32], y: &mut [f32]) {
+pub fn adaptive_avg_pool2d(n: usize, c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize), x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), n * c * h * w, "adaptive_avg_pool2d: input length");
     assert_eq!(y.len(), n * c * oh * ow, "adaptive_avg_pool2d: output length");
     if y.is_empty() {
@@ -278,8 +278,7 @@ pub fn adaptive_avg_pool2d(n: usize, c: usize, h: usize, w: usize, oh: usize, ow
 
 /// Adjoint of [`adaptive_avg_pool2d`]: `gx [n, c, h, w]` is overwritten from
 /// `gy [n, c, oh, ow]`.
-#[allow(clippy::too_many_arguments)]
-pub fn adaptive_avg_pool2d_adjoint(n: usize, c: usize, h: usize, w: usize, oh: usize, ow: usize, gy: &[f32], gx: &mut [f32]) {
+pub fn adaptive_avg_pool2d_adjoint(n: usize, c: usize, (h, w): (usize, usize), (oh, ow): (usize, usize), gy: &[f32], gx: &mut [f32]) {
     assert_eq!(gx.len(), n * c * h * w, "adaptive_avg_pool2d_adjoint: gx length");
     assert_eq!(gy.len(), n * c * oh * ow, "adaptive_avg_pool2d_adjoint: gy length");
     if gx.is_empty() {
@@ -531,7 +530,7 @@ mod tests {
             let x = rng.vec(n * c * h * w);
             let gy = rng.vec(n * c * oh * ow);
             let mut y = vec![f32::NAN; gy.len()];
-            adaptive_avg_pool2d(n, c, h, w, oh, ow, &x, &mut y);
+            adaptive_avg_pool2d(n, c, (h, w), (oh, ow), &x, &mut y);
             for p in 0..n * c {
                 for oy in 0..oh {
                     for ox in 0..ow {
@@ -550,7 +549,7 @@ mod tests {
                 }
             }
             let mut gx = vec![f32::NAN; x.len()];
-            adaptive_avg_pool2d_adjoint(n, c, h, w, oh, ow, &gy, &mut gx);
+            adaptive_avg_pool2d_adjoint(n, c, (h, w), (oh, ow), &gy, &mut gx);
             let (l, r) = (dot(&y, &gy), dot(&x, &gx));
             assert!((l - r).abs() < 1e-4 * (1.0 + l.abs()), "{l} {r}");
         }

@@ -7,7 +7,7 @@
 //! `h' = o·tanh(c')`. Rows are independent, so results never depend on the
 //! thread count.
 
-use super::gemm::{gemm, gemm_packed, gemm_packed_serial, gemm_uninit, Epilogue, PackedB, SharedMut};
+use super::gemm::{gemm, gemm_packed, gemm_packed_serial, gemm_uninit, Epilogue, MatMut, MatRef, PackedB, SharedMut};
 use super::math::{sigmoid, tanh};
 use super::{as_uninit, PARALLEL_MIN};
 use rayon::prelude::*;
@@ -77,7 +77,7 @@ fn select_forward_row() -> ForwardRow {
 /// Forward over `b = z.len() / 4h` rows: `z` is `[b, 4h]`, `c` is `[b, h]`
 /// with row stride `ldc`; `out` (`[b, 2h]`), `act` (`[b, 4h]`) and `tc`
 /// (`[b, h]`) are overwritten.
-pub fn lstm_cell_forward(h: usize, z: &[f32], c: &[f32], ldc: usize, out: &mut [f32], act: &mut [f32], tc: &mut [f32]) {
+pub fn lstm_cell_forward(h: usize, z: &[f32], (c, ldc): (&[f32], usize), (out, act, tc): (&mut [f32], &mut [f32], &mut [f32])) {
     let b = z.len() / (4 * h).max(1);
     assert!(h > 0 && z.len() == 4 * b * h && out.len() == 2 * b * h && act.len() == z.len() && tc.len() == b * h);
     assert!(ldc >= h && (b == 0 || c.len() >= (b - 1) * ldc + h), "lstm_cell_forward: cell state too short");
@@ -149,18 +149,15 @@ fn select_backward_row() -> BackwardRow {
     backward_row
 }
 
-/// Backward over `b` rows (shapes as in [`lstm_cell_forward`], `c` with
-/// row stride `ldc`); `dh` and `dc` are `[b, h]`, `dz` (`[b, 4h]`) and
-/// `dc_prev` (`[b, h]`) are overwritten.
-#[allow(clippy::too_many_arguments)]
+/// Backward over `b` rows given the forward's saved `(act, tc)` and the
+/// cell state `(c, ldc)` (shapes as in [`lstm_cell_forward`]); the output
+/// gradients `(dh, dc)` are `[b, h]`; `dz` (`[b, 4h]`) and `dc_prev`
+/// (`[b, h]`) are overwritten.
 pub fn lstm_cell_backward(
     h: usize,
-    act: &[f32],
-    tc: &[f32],
-    c: &[f32],
-    ldc: usize,
-    dh: &[f32],
-    dc: &[f32],
+    (act, tc): (&[f32], &[f32]),
+    (c, ldc): (&[f32], usize),
+    (dh, dc): (&[f32], &[f32]),
     dz: &mut [f32],
     dc_prev: &mut [f32],
 ) {
@@ -180,6 +177,10 @@ pub fn lstm_cell_backward(
         dz.chunks_mut(4 * h).zip(dc_prev.chunks_mut(h)).enumerate().for_each(|(r, (dz, dp))| row(r, dz, dp));
     }
 }
+
+/// What [`lstm_sequence_forward`] writes, `(out, act, tc)`: possibly
+/// uninitialized buffers of `[t, b, 2h]`, `[t, b, 4h]` and `[t, b, h]`.
+pub type SeqOutputs<'a> = (&'a mut [MaybeUninit<f32>], &'a mut [MaybeUninit<f32>], &'a mut [MaybeUninit<f32>]);
 
 /// Sizes of an LSTM sequence: `t` steps of `b` rows with hidden size `h`.
 #[derive(Clone, Copy, Debug)]
@@ -214,39 +215,29 @@ unsafe fn uninit<'a>(p: *mut f32, len: usize) -> &'a mut [MaybeUninit<f32>] {
 
 /// `C (+)= A·B` with the packed `B`, on this thread when the caller already
 /// runs one task per worker.
-#[allow(clippy::too_many_arguments)]
-fn product(serial: bool, m: usize, a: &[f32], lda: usize, b: &PackedB, c: &mut [f32], ldc: usize, accumulate: bool) {
+fn product(serial: bool, a: MatRef, b: &PackedB, c: MatMut, accumulate: bool) {
     if serial {
-        gemm_packed_serial(m, a, lda, false, b, c, ldc, accumulate);
+        gemm_packed_serial(a, b, c, accumulate);
     } else {
-        gemm_packed(m, a, lda, false, b, c, ldc, accumulate);
+        gemm_packed(a, b, c, accumulate);
     }
 }
 
 /// Runs an LSTM layer over a sequence. `xp`: the input projections
 /// (biases included), `[t, b, 4h]`, overwritten: step `s` becomes
 /// `z = xp[s] + h·Wᵀ` in place (no copy per step); `w`: `W_hh`, `[4h, h]`;
-/// `h0`, `c0`: `[b, h]`. Overwrites `out` (`[t, b, 2h]`, each step's
+/// `(h0, c0)`: `[b, h]` each. Overwrites `(out, act, tc)`: `out` (`[t, b, 2h]`, each step's
 /// `[h', c']`), `act` (`[t, b, 4h]`) and `tc` (`[t, b, h]`), the last two
 /// being saved for [`lstm_bptt`]; all three may start uninitialized (every
 /// element is written).
 /// The batch is split into [`row_chunks`], each running the whole sequence.
-#[allow(clippy::too_many_arguments)]
-pub fn lstm_sequence_forward(
-    d: SeqDims,
-    xp: &mut [f32],
-    w: &[f32],
-    h0: &[f32],
-    c0: &[f32],
-    out: &mut [MaybeUninit<f32>],
-    act: &mut [MaybeUninit<f32>],
-    tc: &mut [MaybeUninit<f32>],
-) {
+pub fn lstm_sequence_forward(d: SeqDims, xp: &mut [f32], w: &[f32], (h0, c0): (&[f32], &[f32]), saved: SeqOutputs) {
+    let (out, act, tc) = saved;
     let SeqDims { t, b, h } = d;
     let (bh, bh2, bh4) = (b * h, 2 * b * h, 4 * b * h);
     assert!(xp.len() == t * bh4 && w.len() == 4 * h * h && h0.len() == bh && c0.len() == bh);
     assert!(out.len() == t * bh2 && act.len() == t * bh4 && tc.len() == t * bh);
-    let wt = PackedB::new(h, 4 * h, w, h, true); // Wᵀ, packed once for all steps
+    let wt = PackedB::new(MatRef::new(w, 4 * h, h, h).t()); // Wᵀ, packed once for all steps
     let chunks = row_chunks(b);
     let serial = chunks.len() > 1;
     let (outp, actp, tcp) = (SharedMut(out.as_mut_ptr().cast()), SharedMut(act.as_mut_ptr().cast()), SharedMut(tc.as_mut_ptr().cast()));
@@ -273,7 +264,7 @@ pub fn lstm_sequence_forward(
                 None => (&h0[r0 * h..(r0 + nr) * h], h, &c0[r0 * h..(r0 + nr) * h], h),
                 Some(p) => (p, 2 * h, &p[h..], 2 * h),
             };
-            product(serial, nr, hp, ldh, &wt, z, 4 * h, true);
+            product(serial, MatRef::new(hp, nr, h, ldh), &wt, MatMut::new(z, nr, 4 * h, 4 * h), true);
             for r in 0..nr {
                 f(
                     &z[r * 4 * h..][..4 * h],
@@ -290,10 +281,9 @@ pub fn lstm_sequence_forward(
 /// Backpropagation through time for [`lstm_sequence_forward`], given `g`
 /// (`[t, b, 2h]`, the gradient of `out`) and the saved `out`, `act`, `tc`.
 /// Overwrites `dxp` (`[t, b, 4h]`, the gradients of the projections, which
-/// may start uninitialized), `dh0` and `dc0` (`[b, h]`). The recurrence runs
+/// may start uninitialized) and `(dh0, dc0)` (`[b, h]` each). The recurrence runs
 /// per [`row_chunks`]; the weight gradients are left to
 /// [`lstm_sequence_weight_grad`] or [`lstm_layer_weight_grads`].
-#[allow(clippy::too_many_arguments)]
 pub fn lstm_bptt(
     d: SeqDims,
     w: &[f32],
@@ -301,8 +291,7 @@ pub fn lstm_bptt(
     saved: (&[f32], &[f32], &[f32]),
     g: &[f32],
     dxp: &mut [MaybeUninit<f32>],
-    dh0: &mut [f32],
-    dc0: &mut [f32],
+    (dh0, dc0): (&mut [f32], &mut [f32]),
 ) {
     let SeqDims { t, b, h } = d;
     let (out, act, tc) = saved;
@@ -310,7 +299,7 @@ pub fn lstm_bptt(
     assert!(g.len() == t * bh2 && out.len() == t * bh2 && dxp.len() == t * bh4 && w.len() == 4 * h * h);
     assert!(act.len() == t * bh4 && tc.len() == t * bh && c0.len() == bh);
     assert!(t > 0 && dh0.len() == bh && dc0.len() == bh);
-    let wp = PackedB::new(4 * h, h, w, h, false); // W, packed once for all steps
+    let wp = PackedB::new(MatRef::new(w, 4 * h, h, h)); // W, packed once for all steps
     let chunks = row_chunks(b);
     let serial = chunks.len() > 1;
     let fb = select_backward_row();
@@ -352,7 +341,7 @@ pub fn lstm_bptt(
             // SAFETY: the row kernels wrote every element of dz.
             let dz = unsafe { std::slice::from_raw_parts(dz_ptr as *const f32, nr * 4 * h) };
             // dh_{s-1} = dz·W.
-            product(serial, nr, dz, 4 * h, &wp, &mut dh_carry, h, false);
+            product(serial, MatRef::new(dz, nr, 4 * h, 4 * h), &wp, MatMut::new(&mut dh_carry, nr, h, h), false);
         }
         // SAFETY: rows r0..r0+nr of dh0 and dc0 belong to this task only.
         unsafe {
@@ -368,9 +357,14 @@ pub fn lstm_bptt(
 pub fn lstm_sequence_weight_grad(d: SeqDims, dz: &[f32], h0: &[f32], out: &[f32], dw: &mut [f32]) {
     let SeqDims { t, b, h } = d;
     assert!(dz.len() == t * b * 4 * h && h0.len() == b * h && out.len() == t * b * 2 * h && dw.len() == 4 * h * h);
-    gemm(4 * h, h, b, dz, 4 * h, true, h0, h, false, dw, h, false);
+    gemm(MatRef::new(dz, b, 4 * h, 4 * h).t(), MatRef::new(h0, b, h, h), MatMut::new(dw, 4 * h, h, h), false);
     if t > 1 {
-        gemm(4 * h, h, (t - 1) * b, &dz[4 * b * h..], 4 * h, true, out, 2 * h, false, dw, h, true);
+        gemm(
+            MatRef::new(&dz[4 * b * h..], (t - 1) * b, 4 * h, 4 * h).t(),
+            MatRef::new(out, (t - 1) * b, h, 2 * h),
+            MatMut::new(dw, 4 * h, h, h),
+            true,
+        );
     }
 }
 
@@ -403,7 +397,12 @@ pub fn lstm_layer_weight_grads(d: SeqDims, n_in: usize, dz: &[f32], h0: &[f32], 
     // SAFETY: `fill` wrote all w elements of every row.
     unsafe { y.set_len(t * b * w) };
     let mut dw: Vec<f32> = Vec::with_capacity(4 * h * w);
-    gemm_uninit(4 * h, w, t * b, dz, 4 * h, true, &y, w, false, &mut dw.spare_capacity_mut()[..4 * h * w], w, Epilogue::default());
+    gemm_uninit(
+        MatRef::new(dz, t * b, 4 * h, 4 * h).t(),
+        MatRef::new(&y, t * b, w, w),
+        MatMut::new(&mut dw.spare_capacity_mut()[..4 * h * w], 4 * h, w, w),
+        Epilogue::default(),
+    );
     // SAFETY: gemm_uninit wrote every element of the 4h × w product.
     unsafe { dw.set_len(4 * h * w) };
     let (mut dw_hh, mut dw_ih) = (Vec::with_capacity(4 * h * h), Vec::with_capacity(4 * h * n_in));

@@ -3,7 +3,7 @@
 
 use super::activation::relu_grad;
 use crate::graph::Backward;
-use crate::kernels::gemm::{gemm_uninit, Epilogue};
+use crate::kernels::gemm::{gemm_uninit, Epilogue, MatMut, MatRef};
 use crate::tensor::Tensor;
 
 /// `op(A)·op(B)` over 2-D or 3-D (batched, equal batch) operands.
@@ -102,7 +102,8 @@ impl Tensor {
         let (a, b) = (self.data(), other.data());
         for (p, c) in out.spare_capacity_mut()[..batch * m * n].chunks_mut((m * n).max(1)).enumerate() {
             let (ap, bp) = (&a[p * ra * ca..(p + 1) * ra * ca], &b[p * rb * cb..(p + 1) * rb * cb]);
-            gemm_uninit(m, n, k, ap, ca, trans_a, bp, cb, trans_b, c, n, Epilogue { bias: bias.map(|t| t.data()), relu });
+            let (av, bv) = (MatRef::new(ap, ra, ca, ca).t_if(trans_a), MatRef::new(bp, rb, cb, cb).t_if(trans_b));
+            gemm_uninit(av, bv, MatMut::new(c, m, n, n), Epilogue { bias: bias.map(|t| t.data()), relu });
         }
         // SAFETY: gemm_uninit wrote every element of each batch's m × n block.
         unsafe { out.set_len(batch * m * n) };

@@ -120,14 +120,14 @@ impl Backward for AdaptiveAdjoint {
 fn adaptive(x: &Tensor, in_hw: (usize, usize), out_hw: (usize, usize)) -> Tensor {
     let (n, c) = (x.shape()[0], x.shape()[1]);
     let mut y = vec![0.0; n * c * out_hw.0 * out_hw.1];
-    k::adaptive_avg_pool2d(n, c, in_hw.0, in_hw.1, out_hw.0, out_hw.1, x.data(), &mut y);
+    k::adaptive_avg_pool2d(n, c, in_hw, out_hw, x.data(), &mut y);
     Tensor::from_op(y, vec![n, c, out_hw.0, out_hw.1], Adaptive { in_hw, out_hw }, vec![x.clone()])
 }
 
 fn adaptive_adjoint(g: &Tensor, in_hw: (usize, usize), out_hw: (usize, usize)) -> Tensor {
     let (n, c) = (g.shape()[0], g.shape()[1]);
     let mut gx = vec![0.0; n * c * in_hw.0 * in_hw.1];
-    k::adaptive_avg_pool2d_adjoint(n, c, in_hw.0, in_hw.1, out_hw.0, out_hw.1, g.data(), &mut gx);
+    k::adaptive_avg_pool2d_adjoint(n, c, in_hw, out_hw, g.data(), &mut gx);
     Tensor::from_op(gx, vec![n, c, in_hw.0, in_hw.1], AdaptiveAdjoint { in_hw, out_hw }, vec![g.clone()])
 }
 

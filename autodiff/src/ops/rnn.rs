@@ -24,7 +24,7 @@
 //! so higher derivatives stay exact.
 
 use crate::graph::{is_grad_enabled, Backward};
-use crate::kernels::gemm::{gemm_uninit, Epilogue};
+use crate::kernels::gemm::{gemm_uninit, Epilogue, MatMut, MatRef};
 use crate::kernels::rnn::{self, SeqDims};
 use crate::tensor::Tensor;
 
@@ -73,7 +73,7 @@ impl Backward for LstmCell {
         }
         let mut dz = vec![0.0; 4 * b * h];
         let mut dc = vec![0.0; b * h];
-        rnn::lstm_cell_backward(h, &self.act, &self.tc, c.data(), h, &dh, &dco, &mut dz, &mut dc);
+        rnn::lstm_cell_backward(h, (&self.act, &self.tc), (c.data(), h), (&dh, &dco), &mut dz, &mut dc);
         vec![z.requires_grad().then(|| Tensor::from_vec(dz, z.shape())), c.requires_grad().then(|| Tensor::from_vec(dc, c.shape()))]
     }
 }
@@ -136,7 +136,7 @@ fn bptt(d: SeqDims, w_hh: &Tensor, c0: &Tensor, out: &Tensor, act: &[f32], tc: &
     let mut dxp = Vec::with_capacity(n);
     let (mut dh0, mut dc0) = (vec![0.0; d.b * d.h], vec![0.0; d.b * d.h]);
     let saved = (out.data(), act, tc);
-    rnn::lstm_bptt(d, w_hh.data(), c0.data(), saved, g.data(), &mut dxp.spare_capacity_mut()[..n], &mut dh0, &mut dc0);
+    rnn::lstm_bptt(d, w_hh.data(), c0.data(), saved, g.data(), &mut dxp.spare_capacity_mut()[..n], (&mut dh0, &mut dc0));
     // SAFETY: lstm_bptt wrote every element of dxp.
     unsafe { dxp.set_len(n) };
     (dxp, dh0, dc0)
@@ -149,7 +149,7 @@ fn run_sequence(d: SeqDims, mut xp: Vec<f32>, w_hh: &Tensor, h0: &Tensor, c0: &T
     let n = d.t * d.b * d.h;
     let (mut out, mut act, mut tc) = (Vec::with_capacity(2 * n), Vec::with_capacity(4 * n), Vec::with_capacity(n));
     let (o, a, t) = (&mut out.spare_capacity_mut()[..2 * n], &mut act.spare_capacity_mut()[..4 * n], &mut tc.spare_capacity_mut()[..n]);
-    rnn::lstm_sequence_forward(d, &mut xp, w_hh.data(), h0.data(), c0.data(), o, a, t);
+    rnn::lstm_sequence_forward(d, &mut xp, w_hh.data(), (h0.data(), c0.data()), (o, a, t));
     // SAFETY: lstm_sequence_forward wrote every element of the three.
     unsafe {
         out.set_len(2 * n);
@@ -263,7 +263,8 @@ impl Tensor {
         let (rows, n_in, h4) = (dims.t * dims.b, self.dim(2), 4 * dims.h);
         let mut xp = Vec::with_capacity(rows * h4);
         let epi = Epilogue { bias: Some(bias.data()), relu: false };
-        gemm_uninit(rows, h4, n_in, self.data(), n_in, false, w_ih.data(), n_in, true, &mut xp.spare_capacity_mut()[..rows * h4], h4, epi);
+        let (x, w) = (MatRef::new(self.data(), rows, n_in, n_in), MatRef::new(w_ih.data(), h4, n_in, n_in).t());
+        gemm_uninit(x, w, MatMut::new(&mut xp.spare_capacity_mut()[..rows * h4], rows, h4, h4), epi);
         // SAFETY: gemm_uninit wrote every element of the rows × 4h product.
         unsafe { xp.set_len(rows * h4) };
         let (out, act, tc) = run_sequence(dims, xp, w_hh, h0, c0);
@@ -310,7 +311,7 @@ impl Tensor {
         let mut out = vec![0.0; 2 * b * h];
         let mut act = vec![0.0; 4 * b * h];
         let mut tc = vec![0.0; b * h];
-        rnn::lstm_cell_forward(h, self.data(), c.data(), h, &mut out, &mut act, &mut tc);
+        rnn::lstm_cell_forward(h, self.data(), (c.data(), h), (&mut out, &mut act, &mut tc));
         Tensor::from_op(out, vec![b, 2 * h], LstmCell { hidden: h, act, tc }, vec![self.clone(), c.clone()])
     }
 }
