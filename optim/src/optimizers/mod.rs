@@ -4,12 +4,14 @@
 
 pub mod adam;
 pub mod entropy_sgd;
+pub mod lion;
 pub mod pal;
 pub mod sam;
 pub mod sgd;
 
 pub use adam::{Adam, AdamConfig};
 pub use entropy_sgd::{EntropySgd, EntropySgdConfig};
+pub use lion::{Lion, LionConfig};
 pub use pal::{Pal, PalConfig, PalMeasurement};
 pub use sam::{Sam, SamConfig};
 pub use sgd::{Sgd, SgdConfig};
@@ -17,4 +19,4 @@ pub use sgd::{Sgd, SgdConfig};
 use crate::registry::OptimizerSpec;
 
 /// Every registered optimizer, in the order of help text.
-pub static REGISTRY: &[&OptimizerSpec] = &[&sgd::SPEC, &adam::ADAM, &adam::ADAMW, &pal::SPEC, &entropy_sgd::SPEC, &sam::SPEC];
+pub static REGISTRY: &[&OptimizerSpec] = &[&sgd::SPEC, &adam::ADAM, &adam::ADAMW, &pal::SPEC, &entropy_sgd::SPEC, &sam::SPEC, &lion::SPEC];
