@@ -1,28 +1,33 @@
 //! # optim: optimizers, schedules and the training loop
 //!
 //! The [`Optimizer`] trait lets a step call back into the model through an
-//! [`Objective`] (see [`optimizer`] for how to add one, with SAM as the
-//! worked example). Implemented: [`Sgd`], [`Adam`] (and AdamW), [`Pal`],
-//! [`EntropySgd`] and [`Sam`] (around any [`GradientStep`] base).
-//! [`train()`] runs classification, [`train_lm()`] character-level language
-//! models (truncated-BPTT windows, validation loss and perplexity).
+//! [`Objective`]. Update rules that treat each parameter on its own
+//! implement the smaller [`Rule`] and become optimizers through the
+//! [`PerParam`] adaptor. Every optimizer registers itself
+//! ([`registry`]: name, hyperparameters, builder), which is how `llv train
+//! --optimizer NAME --opt key=value` finds it; `llv train
+//! --list-optimizers` prints the list. [`train()`] runs classification,
+//! [`train_lm()`] character-level language models; [`resume`] saves and
+//! restores a run between epochs.
 
-pub mod adam;
-pub mod entropy_sgd;
+pub mod hyper;
 pub mod optimizer;
-pub mod pal;
-pub mod sam;
+pub mod optimizers;
+pub mod registry;
+pub mod resume;
+pub mod rule;
 pub mod schedule;
-pub mod sgd;
+pub mod state;
 pub mod train;
 pub mod train_lm;
 
-pub use adam::{Adam, AdamConfig};
-pub use entropy_sgd::{EntropySgd, EntropySgdConfig};
+pub use hyper::{ConfigError, Hyper, Kind, Range, Value};
 pub use optimizer::{dot, global_norm, FnObjective, GradientStep, Objective, Optimizer, StepReport};
-pub use pal::{Pal, PalConfig, PalMeasurement};
-pub use sam::{Sam, SamConfig};
+pub use optimizers::*;
+pub use registry::{Hypers, OptimizerSpec};
+pub use resume::ResumeState;
+pub use rule::{PerParam, Rule, StepInfo};
 pub use schedule::Schedule;
-pub use sgd::{Sgd, SgdConfig};
+pub use state::OptimizerState;
 pub use train::{train, BatchObjective, EpochMetrics, NoHooks, TrainConfig, TrainError, TrainHooks};
 pub use train_lm::{clip_grad_norm, evaluate_lm, lm_loss, token_tensor, train_lm, LmConfig, LmEpochMetrics, LmHooks, LmObjective};

@@ -7,23 +7,12 @@
 //! as it needs; the training loop, the tests and the landscape tools each
 //! supply their own objective.
 //!
-//! ## Adding an optimizer (SAM as the worked example)
-//! 1. Write a struct with its hyper-parameters and per-parameter state
-//!    (vectors aligned with the parameter list, created lazily on the first
-//!    step).
-//! 2. Implement [`Optimizer::step`]: ask the objective for what you need,
-//!    replace `params[i]` with new tensors, return a [`StepReport`]. SAM:
-//!    ```text
-//!    (loss, g) = obj.loss_grad(params, true)          // pass 1, updates BN stats
-//!    e_i = rho * g_i / ||g||                           // ascent to the worst nearby point
-//!    (_, g_adv) = obj.loss_grad(params + e, false)     // pass 2 at w + e, same batch
-//!    base.apply(params, g_adv)                         // any base optimizer's update
-//!    ```
-//!    (see `sam.rs`; the base optimizer implements [`GradientStep`], the
-//!    "update from a given gradient" half of an optimizer).
-//! 3. Expose `state` / `load_state` so a resumed run continues exactly.
-//! 4. Test it on a function with a known answer (see the tests of `pal.rs`).
+//! Optimizers that only turn a gradient into an update, one parameter at
+//! a time, implement the smaller [`crate::Rule`] instead and get this trait
+//! from the [`crate::PerParam`] adaptor; `docs/extending.md` walks through
+//! adding one.
 
+use crate::state::OptimizerState;
 use autodiff::Tensor;
 use nn::{Module, ModuleExt};
 
@@ -63,19 +52,12 @@ pub trait Optimizer: Send {
     fn learning_rate(&self) -> f32;
     /// Sets the base learning rate (called by schedules every step).
     fn set_learning_rate(&mut self, lr: f32);
-    /// Internal state (momentum buffers, moments, counters) as named tensors,
-    /// for checkpoints. Names are `<slot>.<index>`.
-    fn state(&self) -> Vec<(String, Tensor)> {
-        Vec::new()
-    }
+    /// Internal state (momentum buffers, moments, counters), for
+    /// checkpoints; required, so that no optimizer resumes with silently
+    /// zeroed state.
+    fn state(&self) -> OptimizerState;
     /// Restores what [`Optimizer::state`] returned. Errors name the slot.
-    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String> {
-        if state.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{} keeps no state, but the checkpoint has {} entries", self.name(), state.len()))
-        }
-    }
+    fn load_state(&mut self, state: &OptimizerState) -> Result<(), String>;
 }
 
 /// The "apply a given gradient" half of an optimizer, so wrappers (SAM)
@@ -138,21 +120,6 @@ pub fn global_norm(ts: &[Tensor]) -> f64 {
 /// Inner product over two lists of tensors (accumulated in f64).
 pub fn dot(a: &[Tensor], b: &[Tensor]) -> f64 {
     a.iter().zip(b).flat_map(|(x, y)| x.data().iter().zip(y.data())).map(|(&x, &y)| x as f64 * y as f64).sum()
-}
-
-/// The tensors `slot.0`, `slot.1`, … of a saved state, in order (empty
-/// when the slot is absent).
-pub(crate) fn load_slot(state: &[(String, Tensor)], slot: &str) -> Vec<Tensor> {
-    let mut out = Vec::new();
-    while let Some((_, t)) = state.iter().find(|(k, _)| *k == format!("{slot}.{}", out.len())) {
-        out.push(t.clone());
-    }
-    out
-}
-
-/// Names a slot's tensors `slot.0`, `slot.1`, … for [`Optimizer::state`].
-pub(crate) fn save_slot(slot: &str, ts: &[Tensor]) -> Vec<(String, Tensor)> {
-    ts.iter().enumerate().map(|(i, t)| (format!("{slot}.{i}"), t.clone())).collect()
 }
 
 /// A training-mode pass of `loss(model)` at `params`, differentiated: the

@@ -1,7 +1,7 @@
 //! Entropy-SGD against closed forms and against SGD.
 
 use autodiff::Tensor;
-use optim::{EntropySgd, EntropySgdConfig, FnObjective, GradientStep, Objective, Optimizer, Sgd, SgdConfig, StepReport};
+use optim::{EntropySgd, EntropySgdConfig, FnObjective, GradientStep, Objective, Optimizer, OptimizerState, Sgd, SgdConfig, StepReport};
 
 fn metric(r: &StepReport, name: &str) -> f64 {
     r.metrics.iter().find(|(k, _)| *k == name).unwrap_or_else(|| panic!("no metric {name} in {:?}", r.metrics)).1
@@ -74,10 +74,10 @@ fn without_inner_steps_it_is_sgd_with_nesterov_momentum() {
         }
     }
     assert_eq!((oe.forwards, oe.backwards, oe.batches), (15, 15, 0));
-    let flat = |s: Vec<(String, Tensor)>| s.into_iter().map(|(k, t)| (k, t.to_vec())).collect::<Vec<_>>();
-    let mut want = flat(sgd.state());
-    want.push(("step".to_string(), vec![15.0]));
-    assert_eq!(flat(esgd.state()), want);
+    let flat = |s: OptimizerState| s.slots.into_iter().flat_map(|(_, ts)| ts.into_iter().map(|t| t.to_vec())).collect::<Vec<_>>();
+    let (s, e) = (sgd.state(), esgd.state());
+    assert_eq!(flat(e.strip_prefix("outer_")), flat(s.clone()));
+    assert_eq!((e.counter("step"), e.counter("outer_step"), s.counter("step")), (15, 15, 15));
 }
 
 /// With L > 0 the outer update is SGD with Nesterov momentum on the

@@ -118,7 +118,12 @@ fn the_base_update_is_applied_to_the_original_weights() {
         }
     }
     assert_eq!(sam.name(), "sam");
-    assert_eq!(sam.state().len(), reference.state().len());
+    let (s, r) = (sam.state(), reference.state());
+    assert_eq!(s.counters, r.counters);
+    for (a, b) in s.slots.iter().zip(&r.slots) {
+        assert_eq!(a.0, b.0);
+        assert!(a.1.iter().zip(&b.1).all(|(x, y)| x.data() == y.data()));
+    }
 }
 
 /// ρ = 0 is the base optimizer (at twice the cost); the learning rate is

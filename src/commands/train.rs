@@ -2,6 +2,10 @@
 //! everything needed to study the run afterwards (config, per-epoch
 //! metrics, checkpoints for trajectories), resumably.
 //!
+//! The optimizer comes from `optim`'s registry (`--optimizer NAME`,
+//! `--opt KEY=VALUE`; `--lr`, `--momentum`, `--weight-decay`, `--nesterov`
+//! and `--rho` are shorthands for their keys); errors name the flag.
+//!
 //! Classification data (`mnist`, `cifar10:DIR`, ...) runs `optim::train`;
 //! a text corpus (`shakespeare`, `text:FILE`) with `char-lstm` runs
 //! `optim::train_lm` on truncated-BPTT windows of `--seq-len` tokens
@@ -13,43 +17,48 @@
 //! positions of the validation windows and `val_perplexity = exp(val_loss)`.
 
 use super::{check_model_fits, load_classification, out_dir, unknown_model, CliError};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use datasets::{BpttBatches, DataSpec, TextData};
 use nn::checkpoint;
 use nn::zoo::{InputKind, ModelConfig};
 use nn::{zoo, ModuleExt};
+use optim::registry::{self, Hypers};
 use optim::{
-    Adam, AdamConfig, EntropySgd, EntropySgdConfig, EpochMetrics, GradientStep, LmConfig, LmEpochMetrics, LmHooks, Optimizer, Pal,
-    PalConfig, Sam, SamConfig, Schedule, Sgd, SgdConfig, StepReport, TrainConfig, TrainHooks,
+    ConfigError, EpochMetrics, LmConfig, LmEpochMetrics, LmHooks, Optimizer, ResumeState, Schedule, StepReport, TrainConfig, TrainHooks,
+    Value,
 };
 use serde_json::json;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The optimizers `llv train` can use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OptimizerName {
-    /// SGD with momentum (default lr 0.05, momentum 0.9, weight decay 5e-4, cosine schedule).
-    Sgd,
-    /// Adam (default lr 2e-3, cosine schedule; PyTorch's β, ε).
-    Adam,
-    /// AdamW (default lr 2e-3, decoupled weight decay 0.01, cosine schedule).
-    Adamw,
-    /// PAL line search (μ = 1, s_max = 3.16, β = 0.4, α = 1/0.6; its step scaled by a cosine schedule).
-    Pal,
-    /// Entropy-SGD (L = 20, η′ = 0.1, ε = 1e-4, γ0 = 1e-4, γ1 = 1e-3).
-    EntropySgd,
-    /// SAM around SGD (ρ = 0.05; base as for sgd).
-    Sam,
+/// `--optimizer`'s help: the registered names.
+fn optimizer_help() -> String {
+    let names: Vec<&str> = registry::all().iter().map(|s| s.name).collect();
+    format!("Optimizer: {} (--list-optimizers shows their hyperparameters)", names.join(", "))
 }
+
+/// `--opt`'s long help: every optimizer's keys with defaults and ranges.
+fn opt_long_help() -> String {
+    format!(
+        "A hyperparameter of the optimizer, KEY=VALUE (repeatable; several may be joined by commas). \
+         An unknown key, or another optimizer's, is an error. SAM takes its base's keys too.\n\n{}",
+        registry::describe()
+    )
+}
+
+/// Old flags that stand for `--opt` keys: (flag, key).
+const ALIASES: [(&str, &str); 5] =
+    [("lr", "lr"), ("momentum", "momentum"), ("weight-decay", "weight_decay"), ("nesterov", "nesterov"), ("rho", "rho")];
 
 /// Arguments of `llv train`.
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Examples:
   llv train --model lenet --data mnist --optimizer sgd --out runs/lenet-sgd
   llv train --model lenet --optimizer adam --epochs 5 --batch-size 128 --out runs/lenet-adam
-  llv train --model resnet20 --data cifar10:~/data/cifar --optimizer sam --rho 0.05 --out runs/r20-sam
+  llv train --model lenet --optimizer adamw --opt lr=1e-3,weight_decay=0.05 --opt decay_1d=false --out runs/lenet-adamw
+  llv train --model resnet20 --data cifar10:~/data/cifar --optimizer sam --opt rho=0.05 --opt base=adam --out runs/r20-sam
+  llv train --list-optimizers                      # every optimizer, its keys, defaults and ranges
   llv train --model char-lstm --data shakespeare --optimizer adam --epochs 3 --steps-per-epoch 100 --clip 5 --out runs/lstm
   llv train --out runs/lenet-sgd --resume          # continue an interrupted run")]
 pub struct TrainArgs {
@@ -59,54 +68,32 @@ pub struct TrainArgs {
     /// Data set (see `llv data --help`): mnist, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, spirals, blobs; for char-lstm shakespeare[:val=F] or text:FILE.
     #[arg(long, default_value = "mnist")]
     pub data: String,
-    /// Optimizer.
-    #[arg(long, value_enum, default_value = "sgd")]
-    pub optimizer: OptimizerName,
-    /// Learning rate (SGD/Adam/SAM base; Entropy-SGD outer rate; PAL: a factor on its step). Default per optimizer.
+    #[arg(long, default_value = "sgd", help = optimizer_help())]
+    pub optimizer: String,
+    /// A hyperparameter of the optimizer, KEY=VALUE (repeatable; see --list-optimizers).
+    #[arg(long = "opt", value_name = "KEY=VALUE", long_help = opt_long_help())]
+    pub opt: Vec<String>,
+    /// Prints every optimizer with its hyperparameters (defaults, ranges) and exits.
     #[arg(long)]
-    pub lr: Option<f32>,
-    /// Momentum (SGD, SAM's base SGD, Entropy-SGD outer step).
-    #[arg(long)]
-    pub momentum: Option<f32>,
-    /// Weight decay (L2 for SGD/Adam, decoupled for AdamW).
-    #[arg(long)]
-    pub weight_decay: Option<f32>,
-    /// Nesterov momentum (SGD, Entropy-SGD).
+    pub list_optimizers: bool,
+    /// Same as --opt lr=VALUE.
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<String>,
+    /// Same as --opt momentum=VALUE.
+    #[arg(long, allow_hyphen_values = true)]
+    pub momentum: Option<String>,
+    /// Same as --opt weight_decay=VALUE.
+    #[arg(long, allow_hyphen_values = true)]
+    pub weight_decay: Option<String>,
+    /// Same as --opt nesterov=true.
     #[arg(long)]
     pub nesterov: bool,
-    /// Learning-rate schedule over all minibatches: constant, step:EVERY:GAMMA, multistep:M1,M2:GAMMA, cosine or cosine:MIN, warmup:STEPS:SCHEDULE. Default: cosine for SGD/Adam/AdamW/SAM/PAL (for PAL it scales the line-search step), constant for Entropy-SGD.
+    /// Same as --opt rho=VALUE (SAM's radius).
+    #[arg(long, allow_hyphen_values = true)]
+    pub rho: Option<String>,
+    /// Learning-rate schedule over all minibatches: constant, step:EVERY:GAMMA, multistep:M1,M2:GAMMA, cosine or cosine:MIN, warmup:STEPS:SCHEDULE. Default: the optimizer's (see --list-optimizers).
     #[arg(long)]
     pub schedule: Option<String>,
-    /// PAL measuring step μ.
-    #[arg(long, default_value_t = 1.0)]
-    pub pal_mu: f32,
-    /// PAL maximal step s_max.
-    #[arg(long, default_value_t = 3.16)]
-    pub pal_max_step: f32,
-    /// PAL direction adaptation β.
-    #[arg(long, default_value_t = 0.4)]
-    pub pal_beta: f32,
-    /// PAL step adaptation α.
-    #[arg(long, default_value_t = 1.0 / 0.6)]
-    pub pal_alpha: f32,
-    /// Entropy-SGD inner (Langevin) steps L, each on a fresh minibatch.
-    #[arg(long, default_value_t = 20)]
-    pub esgd_inner_steps: usize,
-    /// Entropy-SGD inner step size η′.
-    #[arg(long, default_value_t = 0.1)]
-    pub esgd_inner_lr: f32,
-    /// Entropy-SGD thermal noise ε.
-    #[arg(long, default_value_t = 1e-4)]
-    pub esgd_noise: f32,
-    /// Entropy-SGD scope γ0.
-    #[arg(long, default_value_t = 1e-4)]
-    pub esgd_gamma: f32,
-    /// Entropy-SGD scoping γ1 (γ = γ0·(1 + γ1)^t).
-    #[arg(long, default_value_t = 1e-3)]
-    pub esgd_scoping: f32,
-    /// SAM neighbourhood radius ρ.
-    #[arg(long, default_value_t = 0.05)]
-    pub rho: f32,
     /// Passes over the training data [default: 10]; for language models see --steps-per-epoch. With --resume, a larger value extends the run.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -132,8 +119,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     pub checkpoint_every: usize,
     /// Output folder.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "list_optimizers")]
+    pub out: Option<PathBuf>,
     /// Continue an interrupted run in --out from its last checkpoint (other flags are taken from its config.json).
     #[arg(long)]
     pub resume: bool,
@@ -153,100 +140,62 @@ fn check_positive(name: &str, v: f32) -> Result<(), CliError> {
     }
 }
 
-fn check_nonneg(name: &str, v: f32) -> Result<(), CliError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(CliError::new(format!("--{name} must be zero or positive, got {v}")))
+/// The optimizer settings given on the command line: `(key, value, flag)`,
+/// the flag being an alias (`--lr`) or `--opt KEY`.
+fn optimizer_settings(a: &TrainArgs) -> Result<Vec<(String, String, String)>, CliError> {
+    let mut out = Vec::new();
+    let alias_values = [a.lr.clone(), a.momentum.clone(), a.weight_decay.clone(), a.nesterov.then(|| "true".to_string()), a.rho.clone()];
+    for ((flag, key), v) in ALIASES.iter().zip(alias_values) {
+        if let Some(v) = v {
+            out.push((key.to_string(), v, format!("--{flag}")));
+        }
     }
+    for item in a.opt.iter().flat_map(|o| o.split(',')) {
+        let (k, v) =
+            item.split_once('=').ok_or_else(|| CliError::new(format!("--opt {item}: expected KEY=VALUE (see --list-optimizers)")))?;
+        out.push((k.trim().to_string(), v.trim().to_string(), format!("--opt {}", k.trim())));
+    }
+    Ok(out)
 }
 
-fn sgd_config(a: &TrainArgs) -> SgdConfig {
-    let d = SgdConfig::default();
-    SgdConfig {
-        lr: a.lr.unwrap_or(d.lr),
-        momentum: a.momentum.unwrap_or(d.momentum),
-        weight_decay: a.weight_decay.unwrap_or(d.weight_decay),
-        nesterov: a.nesterov,
-        ..d
-    }
+/// Resolves and builds the optimizer and its schedule from the flags; a
+/// configuration error names the flag that set the key at fault.
+fn build_optimizer(a: &TrainArgs) -> Result<(Hypers, Box<dyn Optimizer>, Schedule), CliError> {
+    let given = optimizer_settings(a)?;
+    let to_cli = |e: ConfigError| {
+        let flag = match e.key() {
+            None => "--optimizer".to_string(),
+            Some(k) => given.iter().find(|(key, _, _)| key == k).map_or_else(|| format!("--opt {k}"), |(_, _, f)| f.clone()),
+        };
+        CliError::new(format!("{flag}: {e}"))
+    };
+    let pairs: Vec<(String, String)> = given.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
+    let mut hypers = registry::resolve(&a.optimizer, &pairs).map_err(to_cli)?;
+    hypers.seed = a.seed;
+    let opt = hypers.build().map_err(to_cli)?;
+    let schedule = a.schedule.as_deref().unwrap_or(hypers.spec.schedule);
+    let schedule = Schedule::parse(schedule).map_err(|e| CliError::new(format!("--schedule: {e}")))?;
+    Ok((hypers, opt, schedule))
 }
 
-/// Builds the optimizer and its default schedule from the flags.
-fn build_optimizer(a: &TrainArgs) -> Result<(Box<dyn Optimizer>, Schedule), CliError> {
-    if let Some(lr) = a.lr {
-        check_positive("lr", lr)?;
-    }
-    if let Some(m) = a.momentum {
-        check_nonneg("momentum", m)?;
-    }
-    if let Some(w) = a.weight_decay {
-        check_nonneg("weight-decay", w)?;
-    }
-    let nesterov_ok = |m: f32| if a.nesterov && m == 0.0 { Err(CliError::new("--nesterov needs --momentum > 0")) } else { Ok(()) };
-    let cosine = Schedule::Cosine { min_factor: 0.0 };
-    let (opt, schedule): (Box<dyn Optimizer>, Schedule) = match a.optimizer {
-        OptimizerName::Sgd => {
-            let c = sgd_config(a);
-            nesterov_ok(c.momentum)?;
-            (Box::new(Sgd::new(c)), cosine)
-        }
-        OptimizerName::Adam | OptimizerName::Adamw => {
-            let d = if a.optimizer == OptimizerName::Adamw { AdamConfig::adamw() } else { AdamConfig::default() };
-            // 2e-3 (not PyTorch's 1e-3) with the cosine schedule: measured
-            // best on the embedded MNIST with LeNet (98.1% vs 97.6% at 10 epochs).
-            let c = AdamConfig { lr: a.lr.unwrap_or(2e-3), weight_decay: a.weight_decay.unwrap_or(d.weight_decay), ..d };
-            (Box::new(Adam::new(c)), cosine)
-        }
-        OptimizerName::Pal => {
-            check_positive("pal-mu", a.pal_mu)?;
-            check_positive("pal-max-step", a.pal_max_step)?;
-            check_nonneg("pal-beta", a.pal_beta)?;
-            check_positive("pal-alpha", a.pal_alpha)?;
-            let c = PalConfig {
-                measuring_step: a.pal_mu,
-                max_step: a.pal_max_step,
-                direction_adaptation: a.pal_beta,
-                step_adaptation: a.pal_alpha,
-                step_scale: a.lr.unwrap_or(1.0),
-            };
-            (Box::new(Pal::new(c)), cosine)
-        }
-        OptimizerName::EntropySgd => {
-            check_positive("esgd-inner-lr", a.esgd_inner_lr)?;
-            check_nonneg("esgd-noise", a.esgd_noise)?;
-            check_nonneg("esgd-gamma", a.esgd_gamma)?;
-            check_nonneg("esgd-scoping", a.esgd_scoping)?;
-            let d = EntropySgdConfig::default();
-            let c = EntropySgdConfig {
-                lr: a.lr.unwrap_or(d.lr),
-                momentum: a.momentum.unwrap_or(d.momentum),
-                nesterov: a.nesterov,
-                inner_steps: a.esgd_inner_steps,
-                inner_lr: a.esgd_inner_lr,
-                noise: a.esgd_noise,
-                gamma: a.esgd_gamma,
-                scoping: a.esgd_scoping,
-                weight_decay: a.weight_decay.unwrap_or(d.weight_decay),
-                seed: a.seed,
-                ..d
-            };
-            nesterov_ok(c.momentum)?;
-            (Box::new(EntropySgd::new(c)), Schedule::Constant)
-        }
-        OptimizerName::Sam => {
-            check_nonneg("rho", a.rho)?;
-            let c = sgd_config(a);
-            nesterov_ok(c.momentum)?;
-            let base: Box<dyn GradientStep> = Box::new(Sgd::new(c));
-            (Box::new(Sam::new(SamConfig { rho: a.rho }, base)), cosine)
-        }
-    };
-    let schedule = match &a.schedule {
-        Some(s) => Schedule::parse(s).map_err(|e| CliError::new(format!("--schedule: {e}")))?,
-        None => schedule,
-    };
-    Ok((opt, schedule))
+/// An f32 as the JSON number of its shortest decimal form (`0.05`, not
+/// `0.05000000074505806`).
+fn f32_json(x: f32) -> serde_json::Value {
+    x.to_string().parse::<f64>().map_or(serde_json::Value::Null, |v| json!(v))
+}
+
+/// The resolved hyperparameters as a JSON object (for `config.json`).
+fn hypers_json(h: &Hypers) -> serde_json::Value {
+    let map = h.resolved().into_iter().map(|(k, v)| {
+        let v = match v {
+            Value::Float(x) => f32_json(x),
+            Value::Int(x) => json!(x),
+            Value::Bool(x) => json!(x),
+            Value::Name(x) => json!(x),
+        };
+        (k.to_string(), v)
+    });
+    serde_json::Value::Object(map.collect())
 }
 
 /// Writes checkpoints, metrics.csv and the progress bar as training runs
@@ -263,41 +212,18 @@ fn checkpoint_path(out: &Path, epoch: usize) -> PathBuf {
     out.join("checkpoints").join(format!("epoch-{epoch:03}.safetensors"))
 }
 
-/// The resume state: model state (`model.<name>`), optimizer state
-/// (`optim.<slot>`) and the epoch it belongs to, rewritten atomically after
-/// every epoch (trajectory checkpoints may be sparser).
+/// The resume state ([`ResumeState`]), rewritten atomically after every
+/// epoch (trajectory checkpoints may be sparser).
 fn resume_path(out: &Path) -> PathBuf {
     out.join("checkpoints").join("resume.safetensors")
-}
-
-fn save_resume(out: &Path, model: &mut dyn nn::Module, opt: &dyn Optimizer, epoch: usize) -> Result<(), String> {
-    let mut named: Vec<(String, autodiff::Tensor)> = model.state().into_iter().map(|n| (format!("model.{}", n.name), n.tensor)).collect();
-    named.extend(opt.state().into_iter().map(|(k, t)| (format!("optim.{k}"), t)));
-    named.push(("epoch".to_string(), autodiff::Tensor::scalar(epoch as f32)));
-    checkpoint::save_named(&named, resume_path(out)).map_err(|e| e.to_string())
 }
 
 /// Loads the resume state into `model` and `opt`; returns its epoch.
 fn load_resume(out: &Path, model: &mut dyn nn::Module, opt: &mut dyn Optimizer) -> Result<usize, CliError> {
     let path = resume_path(out);
-    let named = checkpoint::load_named(&path).map_err(|e| CliError::new(format!("--resume: {e}")))?;
-    let find = |name: &str| named.iter().find(|(k, _)| k == name).map(|(_, t)| t.clone());
-    let epoch = find("epoch").ok_or_else(|| CliError::new(format!("--resume: {}: no epoch", path.display())))?.item() as usize;
-    let mut missing = None;
-    let mut state = Vec::new();
-    model.visit_mut("", &mut |name, t, _| match find(&format!("model.{name}")) {
-        Some(v) if v.shape() == t.shape() => state.push(v),
-        _ => missing = missing.take().or(Some(name.to_string())),
-    });
-    if let Some(name) = missing {
-        return Err(CliError::new(format!("--resume: {}: {name} is missing or has the wrong shape", path.display())));
-    }
-    let mut it = state.into_iter();
-    model.visit_mut("", &mut |_, t, _| *t = it.next().expect("checked"));
-    let opt_state: Vec<(String, autodiff::Tensor)> =
-        named.iter().filter_map(|(k, t)| k.strip_prefix("optim.").map(|s| (s.to_string(), t.clone()))).collect();
-    opt.load_state(&opt_state).map_err(|e| CliError::new(format!("--resume: {}: {e}", path.display())))?;
-    Ok(epoch)
+    let state = ResumeState::load(&path, model).map_err(|e| CliError::new(format!("--resume: {e}")))?;
+    state.restore(model, opt).map_err(|e| CliError::new(format!("--resume: {}: {e}", path.display())))?;
+    Ok(state.epoch)
 }
 
 /// The columns of `metrics.csv` for classification.
@@ -332,7 +258,7 @@ impl Recorder {
         if epoch.is_multiple_of(self.every) || epoch == self.epochs {
             checkpoint::save(model, checkpoint_path(&self.out, epoch)).map_err(|e| e.to_string())?;
         }
-        save_resume(&self.out, model, opt, epoch)?;
+        ResumeState::capture(model, opt, epoch).save(&resume_path(&self.out))?;
         let path = self.out.join("metrics.csv");
         let mut f = fs::OpenOptions::new().append(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         f.write_all(row.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -511,7 +437,11 @@ fn load_task(args: &TrainArgs, epochs: usize) -> Result<(Task, ModelConfig), Cli
 
 /// Runs `llv train`.
 pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
-    let out = args.out.clone();
+    if args.list_optimizers {
+        super::print(&registry::describe());
+        return Ok(());
+    }
+    let out = args.out.clone().ok_or_else(|| CliError::new("--out is required"))?;
     let mut start_epoch = 1;
     if args.resume {
         let cfg_path = out.join("config.json");
@@ -531,7 +461,7 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
             cfg["epochs"] = json!(e);
             super::write_atomic(&cfg_path, serde_json::to_string_pretty(&cfg).expect("json").as_bytes())?;
         }
-        args = TrainArgs { resume: true, quiet: args.quiet, out: out.clone(), epochs: args.epochs.or(saved.epochs), ..saved };
+        args = TrainArgs { resume: true, quiet: args.quiet, out: Some(out.clone()), epochs: args.epochs.or(saved.epochs), ..saved };
     }
     let epochs = args.epochs.unwrap_or(10);
     if epochs == 0 || args.batch_size == 0 || args.checkpoint_every == 0 {
@@ -539,7 +469,7 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
     }
     let (task, cfg) = load_task(&args, epochs)?;
     let mut model = zoo::build(&args.model, &cfg, args.seed).map_err(|e| CliError::new(format!("--model: {e}")))?;
-    let (mut opt, schedule) = build_optimizer(&args)?;
+    let (hypers, mut opt, schedule) = build_optimizer(&args)?;
     let header = match task {
         Task::Classify(_) => METRICS_HEADER,
         Task::Language { .. } => LM_METRICS_HEADER,
@@ -563,9 +493,10 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
         let mut config = json!({
             "llv_version": env!("CARGO_PKG_VERSION"),
             "argv": argv,
-            "model": args.model, "data": args.data, "optimizer": format!("{:?}", args.optimizer).to_lowercase(),
+            "model": args.model, "data": args.data, "optimizer": hypers.spec.name,
+            "optimizer_config": hypers_json(&hypers),
             "epochs": epochs, "batch_size": args.batch_size, "seed": args.seed, "limit": args.limit,
-            "learning_rate": opt.learning_rate(), "schedule": format!("{schedule:?}"),
+            "learning_rate": f32_json(opt.learning_rate()), "schedule": format!("{schedule:?}"),
             "parameters": model.num_parameters(),
             "metrics_columns": header,
         });

@@ -25,13 +25,33 @@
 //!     _ => Box::new(Sgd::new(SgdConfig::default())),
 //! };
 //! let opt: Box<dyn Optimizer> = Box::new(Sam::new(SamConfig { rho: 0.05 }, base));
-//! assert_eq!((opt.name(), opt.learning_rate()), ("sam", 1e-3));
+//! assert_eq!((opt.name(), opt.learning_rate()), ("sam", 2e-3));
 //! ```
 //!
 //! Cost per step: two forward and two backward passes.
 
+use crate::hyper::{check, ConfigError, Hyper, Kind, Range};
 use crate::optimizer::{axpy, global_norm, GradientStep, Objective, Optimizer, StepReport};
+use crate::registry::{Build, Hypers, OptimizerSpec};
+use crate::state::OptimizerState;
 use autodiff::Tensor;
+
+/// SAM's registration: around any registered base that updates from a
+/// gradient (`base=adam`), whose keys it also takes.
+pub static SPEC: OptimizerSpec = OptimizerSpec {
+    name: "sam",
+    about: "SAM, sharpness-aware minimization (Foret et al. 2020), around a base optimizer; two passes per step",
+    params: &[
+        Hyper { key: "rho", default: "0.05", kind: Kind::Float(Range::NONNEG), help: "neighbourhood radius ρ" },
+        Hyper { key: "base", default: "sgd", kind: Kind::Base, help: "base optimizer" },
+    ],
+    schedule: "cosine",
+    build: Build::Wrapper(|h, base| {
+        let cfg = SamConfig::from_hypers(h);
+        cfg.validate()?;
+        Ok(Box::new(Sam::new(cfg, base)))
+    }),
+};
 
 /// Hyper-parameters of SAM (the base optimizer has its own).
 #[derive(Clone, Debug, PartialEq)]
@@ -41,9 +61,21 @@ pub struct SamConfig {
 }
 
 impl Default for SamConfig {
-    /// ρ = 0.05.
+    /// The defaults of [`SPEC`]: ρ = 0.05 (the paper's value).
     fn default() -> Self {
-        SamConfig { rho: 0.05 }
+        SamConfig::from_hypers(&Hypers::defaults(&SPEC))
+    }
+}
+
+impl SamConfig {
+    /// The configuration of resolved hyperparameters (the base is built apart).
+    pub fn from_hypers(h: &Hypers) -> Self {
+        SamConfig { rho: h.f32("rho") }
+    }
+
+    /// Checks the range [`SPEC`] declares for ρ.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check(SPEC.params, "rho", self.rho as f64)
     }
 }
 
@@ -59,7 +91,9 @@ impl<B: GradientStep> Sam<B> {
     /// SAM with radius `cfg.rho` around `base`. Panics if ρ is negative or
     /// not finite (the CLI checks user input before).
     pub fn new(cfg: SamConfig, base: B) -> Sam<B> {
-        assert!(cfg.rho >= 0.0 && cfg.rho.is_finite(), "sam: invalid rho {}", cfg.rho);
+        if let Err(e) = cfg.validate() {
+            panic!("sam: {e}");
+        }
         Sam { cfg, base }
     }
 }
@@ -92,11 +126,11 @@ impl<B: GradientStep> Optimizer for Sam<B> {
     }
 
     /// The base optimizer's state (SAM keeps none of its own).
-    fn state(&self) -> Vec<(String, Tensor)> {
+    fn state(&self) -> OptimizerState {
         self.base.state()
     }
 
-    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String> {
+    fn load_state(&mut self, state: &OptimizerState) -> Result<(), String> {
         self.base.load_state(state)
     }
 }
@@ -115,10 +149,10 @@ impl Optimizer for Box<dyn GradientStep> {
     fn set_learning_rate(&mut self, lr: f32) {
         (**self).set_learning_rate(lr)
     }
-    fn state(&self) -> Vec<(String, Tensor)> {
+    fn state(&self) -> OptimizerState {
         (**self).state()
     }
-    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String> {
+    fn load_state(&mut self, state: &OptimizerState) -> Result<(), String> {
         (**self).load_state(state)
     }
 }

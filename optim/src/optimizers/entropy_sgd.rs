@@ -80,13 +80,40 @@
 //! * The official code starts each step with an extra forward/backward pass
 //!   whose gradient is discarded when `L > 0`; we do not.
 
+use crate::hyper::{check, ConfigError, Hyper, Kind, Range};
 use crate::optimizer::{global_norm, GradientStep, Objective, Optimizer, StepReport};
-use crate::sgd::{Sgd, SgdConfig};
+use crate::optimizers::sgd::{Sgd, SgdConfig};
+use crate::registry::{Build, Hypers, OptimizerSpec};
+use crate::state::OptimizerState;
 use autodiff::Tensor;
 use rand::{rngs::StdRng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 
-/// Hyper-parameters of Entropy-SGD.
+/// Entropy-SGD's registration (the noise seed is the run's seed).
+pub static SPEC: OptimizerSpec = OptimizerSpec {
+    name: "entropy-sgd",
+    about: "Entropy-SGD (Chaudhari et al. 2017): Langevin inner loop on fresh minibatches, outer SGD step",
+    params: &[
+        Hyper { key: "lr", default: "1", kind: Kind::Float(Range::NONNEG), help: "outer learning rate η on x − μ" },
+        Hyper { key: "momentum", default: "0", kind: Kind::Float(Range::UNIT), help: "outer momentum" },
+        Hyper { key: "nesterov", default: "false", kind: Kind::Bool, help: "Nesterov outer momentum (needs momentum > 0)" },
+        Hyper { key: "inner_steps", default: "20", kind: Kind::Int(Range::NONNEG), help: "Langevin steps L per outer step (0: plain SGD)" },
+        Hyper { key: "inner_lr", default: "0.1", kind: Kind::Float(Range::NONNEG), help: "Langevin step size η′" },
+        Hyper { key: "noise", default: "1e-4", kind: Kind::Float(Range::NONNEG), help: "thermal noise ε" },
+        Hyper { key: "gamma", default: "1e-4", kind: Kind::Float(Range::NONNEG), help: "scope γ0" },
+        Hyper { key: "scoping", default: "1e-3", kind: Kind::Float(Range::NONNEG), help: "scoping γ1: γ = γ0·(1 + γ1)^t" },
+        Hyper { key: "average", default: "0.75", kind: Kind::Float(Range::WEIGHT), help: "weight α of the newest inner iterate in μ" },
+        Hyper { key: "weight_decay", default: "0", kind: Kind::Float(Range::NONNEG), help: "L2 weight decay λ on every gradient" },
+    ],
+    schedule: "constant",
+    build: Build::Full(|h| {
+        let cfg = EntropySgdConfig::from_hypers(h);
+        cfg.validate()?;
+        Ok(Box::new(EntropySgd::new(cfg)))
+    }),
+};
+
+/// Hyper-parameters of Entropy-SGD (the keys of [`SPEC`], and the seed).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EntropySgdConfig {
     /// Outer learning rate η on the gradient `x − μ` (default 1: without
@@ -121,48 +148,51 @@ pub struct EntropySgdConfig {
 }
 
 impl Default for EntropySgdConfig {
-    /// L = 20, η′ = 0.1, ε = 1e-4, γ0 = 1e-4, γ1 = 1e-3, α = 0.75 (the
-    /// paper's values), outer η = 1 without momentum, no weight decay,
-    /// seed 0.
+    /// The defaults of [`SPEC`]: L = 20, η′ = 0.1, ε = 1e-4, γ0 = 1e-4,
+    /// γ1 = 1e-3, α = 0.75 (the paper's values), outer η = 1 without
+    /// momentum, no weight decay; seed 0.
     fn default() -> Self {
-        EntropySgdConfig {
-            lr: 1.0,
-            momentum: 0.0,
-            nesterov: false,
-            inner_steps: 20,
-            inner_lr: 0.1,
-            noise: 1e-4,
-            gamma: 1e-4,
-            scoping: 1e-3,
-            average: 0.75,
-            weight_decay: 0.0,
-            seed: 0,
-        }
+        EntropySgdConfig::from_hypers(&Hypers::defaults(&SPEC))
     }
 }
 
 impl EntropySgdConfig {
-    /// Checks the hyper-parameters: all finite, rates, noise, γ0, γ1 and
-    /// decay ≥ 0, momentum in [0, 1), α in (0, 1], Nesterov only with
-    /// momentum. The error names the offending value.
-    pub fn validate(&self) -> Result<(), String> {
-        let checks = [
-            ("learning rate", self.lr, self.lr >= 0.0),
-            ("momentum", self.momentum, (0.0..1.0).contains(&self.momentum)),
-            ("Langevin step size", self.inner_lr, self.inner_lr >= 0.0),
-            ("noise", self.noise, self.noise >= 0.0),
-            ("gamma", self.gamma, self.gamma >= 0.0),
-            ("scoping", self.scoping, self.scoping >= 0.0),
-            ("average weight", self.average, self.average > 0.0 && self.average <= 1.0),
-            ("weight decay", self.weight_decay, self.weight_decay >= 0.0),
+    /// The configuration of resolved hyperparameters (seed `h.seed`).
+    pub fn from_hypers(h: &Hypers) -> Self {
+        EntropySgdConfig {
+            lr: h.f32("lr"),
+            momentum: h.f32("momentum"),
+            nesterov: h.bool("nesterov"),
+            inner_steps: h.usize("inner_steps"),
+            inner_lr: h.f32("inner_lr"),
+            noise: h.f32("noise"),
+            gamma: h.f32("gamma"),
+            scoping: h.f32("scoping"),
+            average: h.f32("average"),
+            weight_decay: h.f32("weight_decay"),
+            seed: h.seed,
+        }
+    }
+
+    /// Checks the ranges [`SPEC`] declares, and Nesterov only with
+    /// momentum. The error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let p = SPEC.params;
+        let floats = [
+            ("lr", self.lr),
+            ("momentum", self.momentum),
+            ("inner_lr", self.inner_lr),
+            ("noise", self.noise),
+            ("gamma", self.gamma),
+            ("scoping", self.scoping),
+            ("average", self.average),
+            ("weight_decay", self.weight_decay),
         ];
-        for (name, v, ok) in checks {
-            if !ok || !v.is_finite() {
-                return Err(format!("entropy-sgd: invalid {name} {v}"));
-            }
+        for (key, v) in floats {
+            check(p, key, v as f64)?;
         }
         if self.nesterov && self.momentum == 0.0 {
-            return Err("entropy-sgd: Nesterov needs momentum > 0".to_string());
+            return Err(ConfigError::Invalid { key: "nesterov", reason: "needs momentum > 0".into() });
         }
         Ok(())
     }
@@ -308,15 +338,17 @@ impl Optimizer for EntropySgd {
         self.cfg.lr = lr;
     }
 
-    fn state(&self) -> Vec<(String, Tensor)> {
-        let mut s = self.outer.state();
-        s.push(("step".to_string(), Tensor::scalar(self.t as f32)));
+    /// The outer SGD's state (names prefixed `outer_`) and the outer step
+    /// counter t (`step`).
+    fn state(&self) -> OptimizerState {
+        let mut s = self.outer.state().prefixed("outer_");
+        s.counters.push(("step".to_string(), self.t));
         s
     }
 
-    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String> {
-        self.outer.load_state(state)?;
-        self.t = state.iter().find(|(k, _)| k == "step").map(|(_, t)| t.item() as u64).unwrap_or(0);
+    fn load_state(&mut self, state: &OptimizerState) -> Result<(), String> {
+        self.outer.load_state(&state.strip_prefix("outer_"))?;
+        self.t = state.counter("step");
         Ok(())
     }
 }

@@ -9,13 +9,31 @@
 //! p ← p − lr·g
 //! ```
 
-use crate::optimizer::{load_slot, save_slot, GradientStep, Objective, Optimizer, StepReport};
+use crate::hyper::{check, ConfigError, Hyper, Kind, Range, DECAY_1D};
+use crate::registry::{Build, Hypers, OptimizerSpec};
+use crate::rule::{PerParam, Rule, StepInfo};
 use autodiff::kernels::PARALLEL_MIN;
-use autodiff::Tensor;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-/// Hyper-parameters of SGD.
+/// SGD's registration. The defaults train the zoo LeNet on MNIST well
+/// (PyTorch's own are lr required, momentum 0, no decay).
+pub static SPEC: OptimizerSpec = OptimizerSpec {
+    name: "sgd",
+    about: "SGD with momentum, dampening, Nesterov and L2 weight decay (PyTorch's torch.optim.SGD)",
+    params: &[
+        Hyper { key: "lr", default: "0.05", kind: Kind::Float(Range::POSITIVE), help: "learning rate" },
+        Hyper { key: "momentum", default: "0.9", kind: Kind::Float(Range::UNIT), help: "momentum μ (0 disables)" },
+        Hyper { key: "dampening", default: "0", kind: Kind::Float(Range::UNIT), help: "dampening τ of the momentum update" },
+        Hyper { key: "weight_decay", default: "5e-4", kind: Kind::Float(Range::NONNEG), help: "L2 weight decay λ, added to the gradient" },
+        Hyper { key: "nesterov", default: "false", kind: Kind::Bool, help: "Nesterov momentum (needs momentum > 0, dampening 0)" },
+        DECAY_1D,
+    ],
+    schedule: "cosine",
+    build: Build::Gradient(|h| Ok(Box::new(Sgd::try_new(SgdConfig::from_hypers(h))?.with_decay_1d(h.bool("decay_1d"))))),
+};
+
+/// Hyper-parameters of SGD (the keys of [`SPEC`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SgdConfig {
     /// Learning rate.
@@ -30,93 +48,75 @@ pub struct SgdConfig {
     pub nesterov: bool,
 }
 
+impl SgdConfig {
+    /// The configuration of resolved hyperparameters.
+    pub fn from_hypers(h: &Hypers) -> Self {
+        SgdConfig {
+            lr: h.f32("lr"),
+            momentum: h.f32("momentum"),
+            dampening: h.f32("dampening"),
+            weight_decay: h.f32("weight_decay"),
+            nesterov: h.bool("nesterov"),
+        }
+    }
+}
+
 impl Default for SgdConfig {
-    /// Defaults that train the zoo LeNet on MNIST well: lr 0.05,
-    /// momentum 0.9, weight decay 5e-4 (PyTorch's own defaults are lr
-    /// required, momentum 0, no decay).
+    /// The defaults of [`SPEC`]: lr 0.05, momentum 0.9, weight decay 5e-4.
     fn default() -> Self {
-        SgdConfig { lr: 0.05, momentum: 0.9, dampening: 0.0, weight_decay: 5e-4, nesterov: false }
+        SgdConfig::from_hypers(&Hypers::defaults(&SPEC))
     }
 }
 
-/// SGD optimizer state.
-pub struct Sgd {
-    /// Hyper-parameters.
-    pub cfg: SgdConfig,
-    momentum: Vec<Tensor>,
-}
+/// SGD: the [`SgdConfig`] rule applied per parameter.
+pub type Sgd = PerParam<SgdConfig>;
 
-impl Sgd {
-    /// A new optimizer. Panics on invalid hyper-parameters (the CLI checks
-    /// user input before).
-    pub fn new(cfg: SgdConfig) -> Sgd {
-        assert!(!cfg.nesterov || (cfg.momentum > 0.0 && cfg.dampening == 0.0), "sgd: Nesterov needs momentum > 0 and dampening 0");
-        Sgd { cfg, momentum: Vec::new() }
-    }
-}
-
-impl Optimizer for Sgd {
+impl Rule for SgdConfig {
     fn name(&self) -> &'static str {
         "sgd"
     }
-    fn step(&mut self, params: &mut [Tensor], obj: &mut dyn Objective) -> StepReport {
-        let (loss, grads) = obj.loss_grad(params, true);
-        self.apply(params, &grads);
-        StepReport { loss, learning_rate: self.cfg.lr, batches: 1, metrics: Vec::new() }
+    fn slots(&self) -> &'static [&'static str] {
+        if self.momentum == 0.0 {
+            &[]
+        } else {
+            &["momentum"]
+        }
     }
-    fn learning_rate(&self) -> f32 {
-        self.cfg.lr
+    fn lr(&self) -> f32 {
+        self.lr
     }
-    fn set_learning_rate(&mut self, lr: f32) {
-        self.cfg.lr = lr;
+    fn set_lr(&mut self, lr: f32) {
+        self.lr = lr;
     }
-    fn state(&self) -> Vec<(String, Tensor)> {
-        save_slot("momentum", &self.momentum)
-    }
-    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String> {
-        self.momentum = load_slot(state, "momentum");
+    fn validate(&self) -> Result<(), ConfigError> {
+        let p = SPEC.params;
+        check(p, "lr", self.lr as f64)?;
+        check(p, "momentum", self.momentum as f64)?;
+        check(p, "dampening", self.dampening as f64)?;
+        check(p, "weight_decay", self.weight_decay as f64)?;
+        if self.nesterov && (self.momentum == 0.0 || self.dampening != 0.0) {
+            return Err(ConfigError::Invalid { key: "nesterov", reason: "needs momentum > 0 and dampening 0".into() });
+        }
         Ok(())
     }
-}
 
-impl GradientStep for Sgd {
-    fn apply(&mut self, params: &mut [Tensor], grads: &[Tensor]) {
-        let c = &self.cfg;
-        let first = self.momentum.is_empty();
-        if c.momentum != 0.0 && !first {
-            assert_eq!(self.momentum.len(), params.len(), "sgd: state for {} parameters, got {}", self.momentum.len(), params.len());
-        }
-        // One fused pass per tensor (parallel over fixed chunks), updating the
-        // momentum buffer in place when this optimizer holds the only handle
-        // to it, with the same floating-point expressions as PyTorch's SGD:
-        // d = g + wd·p;  b = μ·b + (1 − τ)·d (b = d at the first step);
-        // step = d + μ·b (Nesterov) or b;  p ← p − lr·step.
-        let (lr, wd, mu, damp, nesterov) = (c.lr, c.weight_decay, c.momentum, c.dampening, c.nesterov);
-        for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-            let (pd, gd) = (p.data(), g.data());
-            assert_eq!(pd.len(), gd.len(), "sgd: parameter {:?} with gradient {:?}", p.shape(), g.shape());
-            if mu == 0.0 {
-                let new = fused_update(pd, gd, None, move |p, g, _| p - lr * (g + wd * p));
-                *p = Tensor::from_vec(new, p.shape());
-                continue;
-            }
-            let mut buf =
-                if first { vec![0.0; pd.len()] } else { std::mem::replace(&mut self.momentum[i], Tensor::scalar(0.0)).into_vec() };
-            assert_eq!(buf.len(), pd.len(), "sgd: momentum of {} elements for parameter {:?}", buf.len(), p.shape());
-            // One loop per case, so that the flags are constants and it vectorizes.
-            let new = match (first, nesterov) {
-                (true, false) => fused_update(pd, gd, Some(&mut buf), rule::<true, false>(lr, wd, mu, damp)),
-                (true, true) => fused_update(pd, gd, Some(&mut buf), rule::<true, true>(lr, wd, mu, damp)),
-                (false, false) => fused_update(pd, gd, Some(&mut buf), rule::<false, false>(lr, wd, mu, damp)),
-                (false, true) => fused_update(pd, gd, Some(&mut buf), rule::<false, true>(lr, wd, mu, damp)),
-            };
-            let buf = Tensor::from_vec(buf, p.shape());
-            if first {
-                self.momentum.push(buf);
-            } else {
-                self.momentum[i] = buf;
-            }
-            *p = Tensor::from_vec(new, p.shape());
+    /// One fused pass per tensor (parallel over fixed chunks), updating the
+    /// momentum buffer in place, with the same floating-point expressions as
+    /// PyTorch's SGD: d = g + wd·p;  b = μ·b + (1 − τ)·d (b = d at the first
+    /// step);  step = d + μ·b (Nesterov) or b;  p ← p − lr·step.
+    fn update(&self, p: &[f32], g: &[f32], state: &mut [Vec<f32>], info: StepInfo) -> Vec<f32> {
+        let (lr, mu, damp) = (self.lr, self.momentum, self.dampening);
+        let wd = if info.decay { self.weight_decay } else { 0.0 };
+        let [buf] = state else {
+            return fused_update(p, g, None, move |p, g, _| p - lr * (g + wd * p));
+        };
+        let buf = Some(buf.as_mut_slice());
+        // One loop per case, so that the flags are constants and it vectorizes.
+        match (info.step == 1, self.nesterov) {
+            (true, false) => fused_update(p, g, buf, rule::<true, false>(lr, wd, mu, damp)),
+            (true, true) => fused_update(p, g, buf, rule::<true, true>(lr, wd, mu, damp)),
+            (false, false) => fused_update(p, g, buf, rule::<false, false>(lr, wd, mu, damp)),
+            (false, true) => fused_update(p, g, buf, rule::<false, true>(lr, wd, mu, damp)),
         }
     }
 }
@@ -170,6 +170,9 @@ fn fused_update(p: &[f32], g: &[f32], buf: Option<&mut [f32]>, f: impl Fn(f32, f
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optimizer::GradientStep;
+    use crate::Optimizer;
+    use autodiff::Tensor;
 
     /// The update written plainly (the formulas of the module docs), one
     /// parameter tensor, `steps` steps with gradients `gs`.
@@ -209,7 +212,7 @@ mod tests {
                 let mut saved = Vec::new();
                 for g in &gs {
                     opt.apply(&mut p, &[Tensor::from_vec(g.clone(), &[n]), Tensor::from_vec(vec![1.0], &[1])]);
-                    saved.push(opt.state().iter().map(|(_, t)| (t.clone(), t.to_vec())).collect::<Vec<_>>());
+                    saved.push(opt.state().slots.iter().flat_map(|(_, ts)| ts.iter().map(|t| (t.clone(), t.to_vec()))).collect::<Vec<_>>());
                 }
                 let want = reference(&cfg, p0.data(), &gs);
                 assert!(p[0].data().iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()), "{cfg:?} n={n}");

@@ -40,8 +40,37 @@
 //!
 //! Cost per step: two forward passes and one backward pass.
 
-use crate::optimizer::{dot, global_norm, load_slot, save_slot, Objective, Optimizer, StepReport};
+use crate::hyper::{check, ConfigError, Hyper, Kind, Range};
+use crate::optimizer::{dot, global_norm, Objective, Optimizer, StepReport};
+use crate::registry::{Build, Hypers, OptimizerSpec};
+use crate::state::OptimizerState;
 use autodiff::Tensor;
+
+/// PAL's registration: the official implementation's defaults.
+pub static SPEC: OptimizerSpec = OptimizerSpec {
+    name: "pal",
+    about: "PAL parabolic line search (Mutschler & Zell 2020); two forward passes per step",
+    params: &[
+        Hyper {
+            key: "lr",
+            default: "1",
+            kind: Kind::Float(Range::POSITIVE),
+            help: "factor on the line-search step (what schedules scale)",
+        },
+        Hyper { key: "mu", default: "1", kind: Kind::Float(Range::POSITIVE), help: "measuring step μ (a distance)" },
+        Hyper { key: "max_step", default: "3.16", kind: Kind::Float(Range::NONNEG), help: "maximal step s_max (a distance)" },
+        Hyper { key: "beta", default: "0.4", kind: Kind::Float(Range::NONNEG), help: "direction adaptation β: d ← β·d_prev + g" },
+        Hyper {
+            key: "alpha", default: "1.6666666", kind: Kind::Float(Range::NONNEG), help: "step adaptation α on the parabola's minimum"
+        },
+    ],
+    schedule: "cosine",
+    build: Build::Full(|h| {
+        let cfg = PalConfig::from_hypers(h);
+        cfg.validate()?;
+        Ok(Box::new(Pal::new(cfg)))
+    }),
+};
 
 /// Hyper-parameters of PAL. The defaults are the official implementation's.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,31 +93,34 @@ pub struct PalConfig {
 }
 
 impl Default for PalConfig {
-    /// μ = 1, s_max = 3.16, β = 0.4, α = 1/0.6, step scale 1 (the official
-    /// implementation's defaults).
+    /// The defaults of [`SPEC`]: μ = 1, s_max = 3.16, β = 0.4, α = 1/0.6,
+    /// step scale 1 (the official implementation's defaults).
     fn default() -> Self {
-        PalConfig { measuring_step: 1.0, max_step: 3.16, direction_adaptation: 0.4, step_adaptation: 1.0 / 0.6, step_scale: 1.0 }
+        PalConfig::from_hypers(&Hypers::defaults(&SPEC))
     }
 }
 
 impl PalConfig {
-    /// Checks the hyper-parameters: μ > 0, s_max ≥ 0, β ≥ 0, α ≥ 0,
-    /// step scale ≥ 0, all finite (the official code's checks, plus
-    /// finiteness). The error names the offending value.
-    pub fn validate(&self) -> Result<(), String> {
-        let checks = [
-            ("measuring step", self.measuring_step, self.measuring_step > 0.0),
-            ("maximal step", self.max_step, self.max_step >= 0.0),
-            ("direction adaptation factor", self.direction_adaptation, self.direction_adaptation >= 0.0),
-            ("update step adaptation", self.step_adaptation, self.step_adaptation >= 0.0),
-            ("step scale", self.step_scale, self.step_scale >= 0.0),
-        ];
-        for (name, v, ok) in checks {
-            if !ok || !v.is_finite() {
-                return Err(format!("pal: invalid {name} {v}"));
-            }
+    /// The configuration of resolved hyperparameters.
+    pub fn from_hypers(h: &Hypers) -> Self {
+        PalConfig {
+            measuring_step: h.f32("mu"),
+            max_step: h.f32("max_step"),
+            direction_adaptation: h.f32("beta"),
+            step_adaptation: h.f32("alpha"),
+            step_scale: h.f32("lr"),
         }
-        Ok(())
+    }
+
+    /// Checks the ranges [`SPEC`] declares (the official code's checks,
+    /// plus finiteness). The error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let p = SPEC.params;
+        check(p, "mu", self.measuring_step as f64)?;
+        check(p, "max_step", self.max_step as f64)?;
+        check(p, "beta", self.direction_adaptation as f64)?;
+        check(p, "alpha", self.step_adaptation as f64)?;
+        check(p, "lr", self.step_scale as f64)
     }
 }
 
@@ -210,12 +242,15 @@ impl Optimizer for Pal {
         self.cfg.step_scale = lr;
     }
 
-    fn state(&self) -> Vec<(String, Tensor)> {
-        save_slot("direction", &self.direction)
+    fn state(&self) -> OptimizerState {
+        OptimizerState { slots: vec![("direction".to_string(), self.direction.clone())], counters: Vec::new() }
     }
 
-    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String> {
-        self.direction = load_slot(state, "direction");
+    fn load_state(&mut self, state: &OptimizerState) -> Result<(), String> {
+        if let Some((k, _)) = state.slots.iter().find(|(k, _)| k != "direction") {
+            return Err(format!("pal keeps no slot {k}"));
+        }
+        self.direction = state.slot("direction").to_vec();
         Ok(())
     }
 }
