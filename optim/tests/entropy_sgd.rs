@@ -235,3 +235,18 @@ fn defaults_and_validation() {
     opt.set_learning_rate(0.1);
     assert_eq!(opt.learning_rate(), 0.1);
 }
+
+/// `decay_1d = false` exempts tensors of at most one dimension (here all
+/// of them) from the weight decay.
+#[test]
+fn decay_1d_off_exempts_vectors() {
+    let cfg = |weight_decay, decay_1d| EntropySgdConfig { inner_steps: 2, noise: 0.0, weight_decay, decay_1d, ..Default::default() };
+    let run = |c: EntropySgdConfig| {
+        let (mut opt, mut p, mut obj) = (EntropySgd::new(c), bumpy_params(), FnObjective::new(bumpy));
+        opt.step(&mut p, &mut obj);
+        p.iter().flat_map(|t| t.to_vec()).collect::<Vec<f32>>()
+    };
+    let off = run(cfg(0.1, false));
+    assert_eq!(off, run(cfg(0.0, true)));
+    assert_ne!(off, run(cfg(0.1, true)));
+}

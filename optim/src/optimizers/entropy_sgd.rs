@@ -80,7 +80,7 @@
 //! * The official code starts each step with an extra forward/backward pass
 //!   whose gradient is discarded when `L > 0`; we do not.
 
-use crate::hyper::{check, ConfigError, Hyper, Kind, Range};
+use crate::hyper::{check, ConfigError, Hyper, Kind, Range, DECAY_1D};
 use crate::optimizer::{global_norm, GradientStep, Objective, Optimizer, StepReport};
 use crate::optimizers::sgd::{Sgd, SgdConfig};
 use crate::registry::{Build, Hypers, OptimizerSpec};
@@ -104,6 +104,7 @@ pub static SPEC: OptimizerSpec = OptimizerSpec {
         Hyper { key: "scoping", default: "1e-3", kind: Kind::Float(Range::NONNEG), help: "scoping γ1: γ = γ0·(1 + γ1)^t" },
         Hyper { key: "average", default: "0.75", kind: Kind::Float(Range::WEIGHT), help: "weight α of the newest inner iterate in μ" },
         Hyper { key: "weight_decay", default: "0", kind: Kind::Float(Range::NONNEG), help: "L2 weight decay λ on every gradient" },
+        DECAY_1D,
     ],
     schedule: "constant",
     build: Build::Full(|h| {
@@ -143,6 +144,9 @@ pub struct EntropySgdConfig {
     pub average: f32,
     /// L2 weight decay λ, added to every gradient of the loss (default 0).
     pub weight_decay: f32,
+    /// Whether the weight decay also applies to tensors of at most one
+    /// dimension (biases, norm parameters; default true).
+    pub decay_1d: bool,
     /// Seed of the Langevin noise.
     pub seed: u64,
 }
@@ -170,6 +174,7 @@ impl EntropySgdConfig {
             scoping: h.f32("scoping"),
             average: h.f32("average"),
             weight_decay: h.f32("weight_decay"),
+            decay_1d: h.bool("decay_1d"),
             seed: h.seed,
         }
     }
@@ -195,6 +200,15 @@ impl EntropySgdConfig {
             return Err(ConfigError::Invalid { key: "nesterov", reason: "needs momentum > 0".into() });
         }
         Ok(())
+    }
+
+    /// The weight decay of parameter `p` (none for 1-d tensors unless `decay_1d`).
+    fn decay_of(&self, p: &Tensor) -> f32 {
+        if self.decay_1d || p.ndim() > 1 {
+            self.weight_decay
+        } else {
+            0.0
+        }
     }
 }
 
@@ -271,8 +285,9 @@ impl EntropySgd {
             last = loss;
             done += 1;
             for (((xp, mu), g), x) in xp.iter_mut().zip(&mut mu).zip(&grads).zip(x) {
+                let wd = c.decay_of(x);
                 for (((xp, mu), &g), &x) in xp.iter_mut().zip(mu.iter_mut()).zip(g.data()).zip(x.data()) {
-                    let d = g + c.weight_decay * *xp - gamma * (x - *xp);
+                    let d = g + wd * *xp - gamma * (x - *xp);
                     *xp -= c.inner_lr * d;
                     if noise != 0.0 {
                         let e: f32 = StandardNormal.sample(&mut rng);
@@ -296,11 +311,14 @@ impl Optimizer for EntropySgd {
         self.outer.cfg.lr = self.cfg.lr;
         let report = if self.cfg.inner_steps == 0 {
             let (loss, grads) = obj.loss_grad(params, true);
-            let wd = self.cfg.weight_decay;
+            let c = &self.cfg;
             let grads: Vec<Tensor> = grads
                 .iter()
                 .zip(params.iter())
-                .map(|(g, p)| Tensor::from_vec(g.data().iter().zip(p.data()).map(|(&g, &p)| g + wd * p).collect(), p.shape()))
+                .map(|(g, p)| {
+                    let wd = c.decay_of(p);
+                    Tensor::from_vec(g.data().iter().zip(p.data()).map(|(&g, &p)| g + wd * p).collect(), p.shape())
+                })
                 .collect();
             self.outer.apply(params, &grads);
             self.inner_iterate.clear();
