@@ -53,7 +53,9 @@ pub fn write_vtk(path: &Path, x: &[f64], y: &[f64], fields: &[(&str, &[f64])]) -
     write_atomic(path, s.as_bytes())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` atomically (a temporary file, then a rename), so
+/// a killed run never leaves a half-written file behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).map_err(|e| LandscapeError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| LandscapeError::io(path, e))

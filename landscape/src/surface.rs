@@ -1,11 +1,16 @@
-//! Surfaces: loss and accuracy on a 1-D or 2-D grid of points
-//! `center + x·d₁ + y·d₂`, evaluated in eval mode with no graph, points in
-//! parallel or one after another by their size ([`Schedule`]), each point
-//! handed to a sink (the results file) as it finishes.
+//! Surfaces: metrics on a 1-D or 2-D grid of points `center + x·d₁ + y·d₂`.
+//!
+//! Three pieces stay separate so each can be swapped: *which points, in
+//! which order* (the caller passes the list: [`SurfaceJob::pending`] gives
+//! this job's shard in row-major order; a coarse-to-fine order or an MPI
+//! rank's chunk is another list), *how one point is evaluated* (an
+//! [`Evaluator`]), and *where results go* (a [`PointSink`], e.g. a results
+//! file). Points run in parallel or one after another by their size
+//! ([`Schedule`]).
 
 use crate::direction::{point, Direction};
 use crate::error::Result;
-use datasets::ClassificationSet;
+use crate::evaluator::Evaluator;
 use nn::{Module, ModuleExt, Named};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
@@ -34,6 +39,13 @@ impl Range {
             return vec![self.start];
         }
         (0..self.num).map(|i| self.start + (self.end - self.start) * i as f64 / (self.num - 1) as f64).collect()
+    }
+}
+
+impl std::fmt::Display for Range {
+    /// `START:END:NUM`, which parses back to the same range.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.start, self.end, self.num)
     }
 }
 
@@ -73,6 +85,13 @@ pub struct Shard {
     pub count: usize,
 }
 
+impl std::fmt::Display for Shard {
+    /// `k/N`, numbered from 1 like on the command line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index + 1, self.count)
+    }
+}
+
 impl FromStr for Shard {
     type Err = String;
     /// Parses `k/N` with `1 ≤ k ≤ N` (shards are numbered from 1 on the
@@ -90,14 +109,6 @@ impl FromStr for Shard {
     }
 }
 
-/// An evaluation set of a surface, e.g. `("test", &set)`.
-pub struct EvalSet<'a> {
-    /// `train` or `test`: metric names are `<name>_loss`, `<name>_accuracy`.
-    pub name: String,
-    /// The examples.
-    pub set: &'a ClassificationSet,
-}
-
 /// What to compute.
 pub struct SurfaceJob<'a> {
     /// The center's full state (parameters, buffers, counters).
@@ -110,18 +121,16 @@ pub struct SurfaceJob<'a> {
     pub x: Range,
     /// y grid (2-D surfaces).
     pub y: Option<Range>,
-    /// Evaluation sets; each gives a loss and an accuracy.
-    pub sets: Vec<EvalSet<'a>>,
-    /// Forward batch size.
-    pub batch_size: usize,
+    /// How each point is evaluated.
+    pub evaluator: &'a dyn Evaluator,
     /// Only this part of the grid.
     pub shard: Option<Shard>,
 }
 
 impl SurfaceJob<'_> {
-    /// Metric names in value order: `test_loss`, `test_accuracy`, ….
+    /// Metric names in value order (the evaluator's).
     pub fn metric_names(&self) -> Vec<String> {
-        self.sets.iter().flat_map(|s| [format!("{}_loss", s.name), format!("{}_accuracy", s.name)]).collect()
+        self.evaluator.metric_names()
     }
 
     /// Number of grid points.
@@ -173,26 +182,26 @@ impl Schedule {
     }
 }
 
-/// Evaluates the pending points of `job`, calling `sink(i, x, y, values)` as
-/// each finishes. The first point runs alone and its FLOPs (counted by the
-/// kernels) choose the [`Schedule`] of the others; models come from
-/// `factory` (one per worker when points run in parallel). Values follow
-/// [`SurfaceJob::metric_names`]. Each point's values do not depend on the
-/// thread count, the schedule or the order points finish in.
-pub fn compute(job: &SurfaceJob, factory: &(dyn Fn() -> Box<dyn Module> + Sync), done: &BTreeSet<usize>, sink: &PointSink) -> Result<()> {
-    compute_with(job, factory, done, sink, None)
+/// Evaluates `points` of `job` (indices into its grid, started in the given
+/// order), calling `sink(i, x, y, values)` as each finishes. The first point
+/// runs alone and its FLOPs (counted by the kernels) choose the
+/// [`Schedule`] of the others; models come from `factory` (one per worker
+/// when points run in parallel). Values follow [`SurfaceJob::metric_names`].
+/// Each point's values do not depend on the thread count, the schedule or
+/// the order points finish in.
+pub fn compute(job: &SurfaceJob, factory: &(dyn Fn() -> Box<dyn Module> + Sync), points: &[usize], sink: &PointSink) -> Result<()> {
+    compute_with(job, factory, points, sink, None)
 }
 
 /// [`compute`] with the schedule given (`None`: chosen by the first point).
 pub fn compute_with(
     job: &SurfaceJob,
     factory: &(dyn Fn() -> Box<dyn Module> + Sync),
-    done: &BTreeSet<usize>,
+    points: &[usize],
     sink: &PointSink,
     schedule: Option<Schedule>,
 ) -> Result<()> {
-    let pending = job.pending(done);
-    let Some((&first, rest)) = pending.split_first() else {
+    let Some((&first, rest)) = points.split_first() else {
         return Ok(());
     };
     let mut model = factory();
@@ -205,8 +214,8 @@ pub fn compute_with(
     }
 }
 
-/// Sets `model` to point `i` of `job`, evaluates it on every set and hands
-/// the values to `sink`.
+/// Sets `model` to point `i` of `job`, evaluates it and hands the values to
+/// `sink`.
 fn evaluate_point(job: &SurfaceJob, model: &mut dyn Module, i: usize, sink: &PointSink) -> Result<()> {
     let (x, y) = job.coords(i);
     let mut dirs = vec![(job.x_dir, x)];
@@ -214,13 +223,7 @@ fn evaluate_point(job: &SurfaceJob, model: &mut dyn Module, i: usize, sink: &Poi
         dirs.push((d, y));
     }
     model.set_state(&point(job.center, &dirs));
-    let mut values = Vec::with_capacity(2 * job.sets.len());
-    for s in &job.sets {
-        let r = nn::evaluate(model, s.set, job.batch_size.max(1));
-        values.push(r.loss);
-        values.push(r.accuracy);
-    }
-    sink(i, x, y, &values)
+    sink(i, x, y, &job.evaluator.evaluate(model))
 }
 
 #[cfg(test)]

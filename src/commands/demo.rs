@@ -2,7 +2,7 @@
 //! at a small and a large batch size, then draws what the loss landscape
 //! literature draws, with an `index.html` that explains each figure.
 
-use super::{figures, out_dir, CliError};
+use super::{out_dir, CliError};
 use clap::Args;
 use landscape::render::{self, FigureOptions, Grid2, Series};
 use landscape::view::{self, ViewOptions};
@@ -46,18 +46,18 @@ fn llv(line: &str, paths: &[(&str, &Path)]) -> Result<(), CliError> {
 }
 
 fn read(dir: &Path) -> Result<Results, CliError> {
-    Results::read(&dir.join("surface.jsonl"), false).map(|r| r.0).map_err(|e| CliError::new(e.to_string()))
+    Ok(Results::read(&dir.join("surface.jsonl"), false)?.0)
 }
 
 fn save(img: &render::RgbImage, path: &Path) -> Result<(), CliError> {
-    render::save_png(img, path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+    Ok(landscape::figures::save_png(img, path)?)
 }
 
 /// 1-D curves of several results files on one figure, loss left and accuracy right.
 fn curves(runs: &[(&str, &Results)], opts: &FigureOptions) -> Result<render::RgbImage, CliError> {
     let (mut left, mut right) = (Vec::new(), Vec::new());
     for (name, r) in runs {
-        let (x, _) = figures::grid_axes(r)?;
+        let (x, _) = r.grid_axes();
         let n = x.len();
         left.push(Series::new(&format!("{name} loss"), x.clone(), r.column("test_loss", n).expect("test_loss")));
         right.push(Series::new(
@@ -122,7 +122,7 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
     for (name, src) in [("goodfellow-line.png", &line), ("small-to-large-line.png", &between)] {
         std::fs::copy(src.join("line.png"), figs.join(name)).map_err(|e| CliError::new(e.to_string()))?;
     }
-    let (gs, gl) = (figures::grid(&rs2, "test_loss")?, figures::grid(&rl2, "test_loss")?);
+    let (gs, gl) = (rs2.grid("test_loss")?, rl2.grid("test_loss")?);
     let lo = gs.z.iter().chain(&gl.z).copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
     let hi = gs.z.iter().chain(&gl.z).copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
     let levels = log_levels(lo, hi);

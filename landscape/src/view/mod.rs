@@ -88,7 +88,8 @@ mod tests {
     fn one() -> Results {
         let mut points = BTreeMap::new();
         points.insert(0, (0.0, 0.0, vec![1.25, 0.5]));
-        Results { plan: json!({"x": "0:1:2"}), metrics: vec!["test_loss".into(), "test_accuracy".into()], points }
+        let plan = crate::plan::Plan { x: "0:1:2".parse().unwrap(), y: None, ..crate::plan::tests::slice_plan() };
+        Results { plan, metrics: vec!["test_loss".into(), "test_accuracy".into()], points }
     }
 
     #[test]
