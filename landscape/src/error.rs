@@ -69,3 +69,21 @@ impl LandscapeError {
         LandscapeError::Format { path: path.into(), detail: detail.into() }
     }
 }
+
+/// Checks that the field `field` holds a positive finite number.
+pub fn positive(field: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(LandscapeError::config(field, format!("{v}: must be a positive number")))
+    }
+}
+
+/// Checks that the field `field` is at least `min`.
+pub fn at_least(field: &'static str, v: usize, min: usize) -> Result<()> {
+    if v >= min {
+        Ok(())
+    } else {
+        Err(LandscapeError::config(field, format!("must be at least {min}")))
+    }
+}

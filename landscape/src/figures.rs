@@ -26,6 +26,24 @@ pub enum FigureKind {
     Trajectory,
 }
 
+impl FigureKind {
+    /// Every kind by name, as `llv plot --kind` takes them.
+    pub const NAMES: [&'static str; 6] = ["line", "contour", "filled", "heatmap", "surface3d", "trajectory"];
+    const ALL: [FigureKind; 6] =
+        [FigureKind::Line, FigureKind::Contour, FigureKind::Filled, FigureKind::Heatmap, FigureKind::Surface3d, FigureKind::Trajectory];
+}
+
+impl std::str::FromStr for FigureKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<FigureKind, String> {
+        let i = FigureKind::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .ok_or_else(|| format!("{s:?}: expected one of {}", FigureKind::NAMES.join(", ")))?;
+        Ok(FigureKind::ALL[i])
+    }
+}
+
 /// How to draw a figure.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FigureRequest {

@@ -60,15 +60,7 @@ pub fn run(req: &InterpolationRequest, progress: &dyn Progress) -> Result<Interp
     let evaluator = ClassifierEvaluator::new(&data);
     let run = SurfaceRun {
         job: SurfaceJob { center: &from, x_dir: &d, y_dir: None, x: req.range, y: None, evaluator: &evaluator, shard: None },
-        plan: Plan {
-            model: req.eval.model.clone(),
-            data: req.eval.data.clone(),
-            split: req.eval.split,
-            limit: req.eval.limit,
-            x: req.range,
-            y: None,
-            around: Around::Line { from: state_fingerprint(&from), to: state_fingerprint(&to) },
-        },
+        plan: Plan::new(&req.eval, req.range, None, Around::Line { from: state_fingerprint(&from), to: state_fingerprint(&to) }),
         results: req.out.join("surface.jsonl"),
         resume: req.resume,
     };

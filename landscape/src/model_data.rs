@@ -3,7 +3,7 @@
 //! subset, batch size), validated into errors that name the field, and
 //! loaded into models, checkpoint states and evaluation sets.
 
-use crate::error::{LandscapeError, Result};
+use crate::error::{at_least, LandscapeError, Result};
 use datasets::{ClassificationData, ClassificationSet, DataSpec};
 use nn::zoo::{self, InputKind, ModelConfig};
 use nn::{checkpoint, Kind, Module, ModuleExt, Named};
@@ -61,13 +61,8 @@ pub struct EvalConfig {
 impl EvalConfig {
     /// Checks the numbers; errors name the field.
     pub fn validate(&self) -> Result<()> {
-        if self.batch_size == 0 {
-            return Err(LandscapeError::config("batch_size", "must be at least 1"));
-        }
-        if self.limit == Some(0) {
-            return Err(LandscapeError::config("limit", "must be at least 1"));
-        }
-        Ok(())
+        at_least("batch_size", self.batch_size, 1)?;
+        self.limit.map_or(Ok(()), |n| at_least("limit", n, 1))
     }
 }
 

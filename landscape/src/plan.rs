@@ -5,7 +5,7 @@
 
 use crate::direction::{DirType, Ignore, Norm};
 use crate::error::{LandscapeError, Result};
-use crate::model_data::Split;
+use crate::model_data::{EvalConfig, Split};
 use crate::surface::{Range, Shard};
 use serde_json::{json, Map, Value};
 
@@ -107,6 +107,11 @@ pub struct PathPoint {
 }
 
 impl Plan {
+    /// The plan of a grid `x` (× `y`) around `around`, evaluated as `eval` says.
+    pub fn new(eval: &EvalConfig, x: Range, y: Option<Range>, around: Around) -> Plan {
+        Plan { model: eval.model.clone(), data: eval.data.clone(), split: eval.split, limit: eval.limit, x, y, around }
+    }
+
     /// The plan's `kind`: `surface1d`, `surface2d`, `interpolation` or `trajectory`.
     pub fn kind(&self) -> &'static str {
         match (&self.around, self.y) {

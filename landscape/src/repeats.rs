@@ -87,14 +87,11 @@ pub fn run(req: &SurfaceRequest, data: &ModelData, center: &[Named], progress: &
         };
         let run = SurfaceRun {
             job: SurfaceJob { center, x_dir: &dirs.x, y_dir: None, x: req.x, y: None, evaluator: &evaluator, shard: None },
-            plan: Plan {
-                model: req.eval.model.clone(),
-                data: req.eval.data.clone(),
-                split: req.eval.split,
-                limit: req.eval.limit,
-                x: req.x,
-                y: None,
-                around: Around::Slice(Slice {
+            plan: Plan::new(
+                &req.eval,
+                req.x,
+                None,
+                Around::Slice(Slice {
                     center: state_fingerprint(center),
                     directions: dirs.fingerprint(),
                     source: DirectionSource::Normalized(req.options.norm),
@@ -103,7 +100,7 @@ pub fn run(req: &SurfaceRequest, data: &ModelData, center: &[Named], progress: &
                     seed: Some(seed),
                     shard: None,
                 }),
-            },
+            ),
             results: out.join("surface.jsonl"),
             resume: req.resume,
         };

@@ -4,7 +4,7 @@
 //! `out/sharpness.json`.
 
 use crate::direction::{Direction, DirectionOptions};
-use crate::error::{LandscapeError, Result};
+use crate::error::{at_least, positive, LandscapeError, Result};
 use crate::model_data::{Probe, ProbeConfig};
 use crate::out_dir;
 use crate::progress::Progress;
@@ -60,14 +60,6 @@ pub struct SharpnessOutcome {
     pub report: PathBuf,
 }
 
-fn positive(field: &'static str, v: f64) -> Result<()> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(LandscapeError::config(field, format!("{v}: must be a positive number")))
-    }
-}
-
 impl SharpnessMetric {
     /// Checks the settings; errors name the field.
     pub fn validate(&self) -> Result<()> {
@@ -75,18 +67,12 @@ impl SharpnessMetric {
             SharpnessMetric::Eps(c) => {
                 positive("epsilon", c.epsilon)?;
                 positive("step_size", c.step_size)?;
-                if c.steps == 0 {
-                    return Err(LandscapeError::config("steps", "must be at least 1"));
-                }
-                if c.restarts == 0 {
-                    return Err(LandscapeError::config("restarts", "must be at least 1"));
-                }
+                at_least("steps", c.steps, 1)?;
+                at_least("restarts", c.restarts, 1)?;
             }
             SharpnessMetric::Random(c) => {
                 positive("radius", c.radius)?;
-                if c.samples == 0 {
-                    return Err(LandscapeError::config("samples", "must be at least 1"));
-                }
+                at_least("samples", c.samples, 1)?;
             }
             SharpnessMetric::Entropy(c) => {
                 positive("gamma", c.gamma)?;
@@ -94,9 +80,7 @@ impl SharpnessMetric {
                 if !(c.noise.is_finite() && c.noise >= 0.0) {
                     return Err(LandscapeError::config("noise", format!("{}: must be a number >= 0", c.noise)));
                 }
-                if c.steps == 0 {
-                    return Err(LandscapeError::config("langevin_steps", "must be at least 1"));
-                }
+                at_least("langevin_steps", c.steps, 1)?;
                 if c.burn_in >= c.steps {
                     return Err(LandscapeError::config(
                         "burn_in",

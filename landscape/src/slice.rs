@@ -7,7 +7,7 @@
 
 use crate::direction::{Direction, DirectionOptions};
 use crate::directions_file::DirectionsFile;
-use crate::error::{LandscapeError, Result};
+use crate::error::{at_least, LandscapeError, Result};
 use crate::evaluator::ClassifierEvaluator;
 use crate::fingerprint::state_fingerprint;
 use crate::hessian::{canonical_sign, top_eigen_lanczos, ModelHessian, Operator};
@@ -86,9 +86,7 @@ impl SurfaceRequest {
     /// Checks the combination of fields; errors name the field at fault.
     pub fn validate(&self) -> Result<()> {
         self.eval.validate()?;
-        if self.repeats == 0 {
-            return Err(LandscapeError::config("repeats", "must be at least 1"));
-        }
+        at_least("repeats", self.repeats, 1)?;
         let random_line = self.y.is_none() && self.directions == DirectionsChoice::Random && self.shard.is_none();
         if self.repeats > 1 && !random_line {
             return Err(LandscapeError::config(
@@ -165,14 +163,11 @@ pub fn run(req: &SurfaceRequest, progress: &dyn Progress) -> Result<SurfaceOutco
             evaluator: &evaluator,
             shard: req.shard,
         },
-        plan: Plan {
-            model: req.eval.model.clone(),
-            data: req.eval.data.clone(),
-            split: req.eval.split,
-            limit: req.eval.limit,
-            x: req.x,
-            y: req.y,
-            around: Around::Slice(Slice {
+        plan: Plan::new(
+            &req.eval,
+            req.x,
+            req.y,
+            Around::Slice(Slice {
                 center: state_fingerprint(&center),
                 directions: dirs.fingerprint(),
                 source,
@@ -181,7 +176,7 @@ pub fn run(req: &SurfaceRequest, progress: &dyn Progress) -> Result<SurfaceOutco
                 seed: None,
                 shard: req.shard,
             }),
-        },
+        ),
         results: req.out.join("surface.jsonl"),
         resume: req.resume,
     };

@@ -7,7 +7,7 @@
 use crate::curvature::{curvature_map, CurvatureMapConfig};
 use crate::direction::Direction;
 use crate::directions_file::DirectionsFile;
-use crate::error::{LandscapeError, Result};
+use crate::error::{at_least, positive, LandscapeError, Result};
 use crate::export::write_atomic;
 use crate::figures::save_png;
 use crate::hessian::{self, canonical_sign, Density, ModelHessian, Operator, TraceEstimate};
@@ -101,33 +101,19 @@ pub struct SpectrumOutcome {
     pub written: Vec<PathBuf>,
 }
 
-fn positive(field: &'static str, v: f64) -> Result<()> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(LandscapeError::config(field, format!("{v}: must be a positive number")))
-    }
-}
-
 impl SpectrumRequest {
     /// Checks the settings; errors name the field.
     pub fn validate(&self) -> Result<()> {
-        if self.top_k == 0 {
-            return Err(LandscapeError::config("top_k", "must be at least 1"));
-        }
-        if self.steps == Some(0) {
-            return Err(LandscapeError::config("steps", "must be at least 1"));
+        at_least("top_k", self.top_k, 1)?;
+        if let Some(steps) = self.steps {
+            at_least("steps", steps, 1)?;
         }
         if self.trace_samples.is_some_and(|s| s < 2) {
             return Err(LandscapeError::config("trace_samples", "must be at least 2 (the standard error needs two)"));
         }
         if let Some(d) = &self.density {
-            if d.runs == 0 {
-                return Err(LandscapeError::config("density_runs", "must be at least 1"));
-            }
-            if d.steps < 2 {
-                return Err(LandscapeError::config("density_steps", "must be at least 2"));
-            }
+            at_least("density_runs", d.runs, 1)?;
+            at_least("density_steps", d.steps, 2)?;
             if let Some(s) = d.sigma {
                 positive("density_sigma", s)?;
             }

@@ -7,7 +7,7 @@
 
 use crate::direction::Ignore;
 use crate::directions_file::DirectionsFile;
-use crate::error::{LandscapeError, Result};
+use crate::error::{at_least, LandscapeError, Result};
 use crate::evaluator::ClassifierEvaluator;
 use crate::figures::{self, FigureKind, FigureRequest};
 use crate::fingerprint::state_fingerprint;
@@ -99,9 +99,7 @@ fn window(points: &[(f64, f64)], num: usize) -> (Range, Range) {
 /// Runs a trajectory request.
 pub fn run(req: &TrajectoryRequest, progress: &dyn Progress) -> Result<TrajectoryOutcome> {
     req.eval.validate()?;
-    if req.grid < 2 {
-        return Err(LandscapeError::config("grid", "must be at least 2"));
-    }
+    at_least("grid", req.grid, 2)?;
     let (ckpts, fin) = find_checkpoints(&req.checkpoints)?;
     if !req.resume {
         out_dir::prepare(&req.out, req.force)?;
@@ -138,14 +136,11 @@ pub fn run(req: &TrajectoryRequest, progress: &dyn Progress) -> Result<Trajector
             evaluator: &evaluator,
             shard: None,
         },
-        plan: Plan {
-            model: req.eval.model.clone(),
-            data: req.eval.data.clone(),
-            split: req.eval.split,
-            limit: req.eval.limit,
-            x: xr,
-            y: Some(yr),
-            around: Around::Trajectory(TrajectoryPlane {
+        plan: Plan::new(
+            &req.eval,
+            xr,
+            Some(yr),
+            Around::Trajectory(TrajectoryPlane {
                 center: state_fingerprint(&final_state),
                 directions: dirs.fingerprint(),
                 ignore: req.ignore,
@@ -153,7 +148,7 @@ pub fn run(req: &TrajectoryRequest, progress: &dyn Progress) -> Result<Trajector
                 random_walk_explained: walk,
                 path,
             }),
-        },
+        ),
         results: req.out.join("surface.jsonl"),
         resume: req.resume,
     };

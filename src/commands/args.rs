@@ -89,6 +89,23 @@ impl ProbeArgs {
     }
 }
 
+/// The output of surface, interpolate and trajectory.
+#[derive(Args, Debug, Clone)]
+pub struct OutArgs {
+    /// Continue an interrupted run in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Overwrite a non-empty --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Figure size WxH.
+    #[arg(long, default_value = "800x600")]
+    pub size: String,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
 /// Parses `value` of `flag`; the error names the flag.
 pub fn parse<T: std::str::FromStr<Err = String>>(flag: &str, value: &str) -> Result<T, CliError> {
     value.parse::<T>().map_err(|e| CliError::new(if e.starts_with("--") { e } else { format!("{flag}: {e}") }))

@@ -1,7 +1,7 @@
 //! `llv interpolate`: loss and accuracy along the line between two
 //! checkpoints ([`landscape::interpolation::run`]).
 
-use super::args::{parse, parse_size, ModelDataArgs};
+use super::args::{parse, parse_size, ModelDataArgs, OutArgs};
 use super::output::list;
 use super::progress::Bars;
 use super::CliError;
@@ -27,18 +27,8 @@ pub struct InterpolateArgs {
     /// alpha grid START:END:NUM.
     #[arg(long, default_value = "-0.5:1.5:41", allow_hyphen_values = true)]
     pub range: String,
-    /// Continue an interrupted run in --out.
-    #[arg(long)]
-    pub resume: bool,
-    /// Overwrite a non-empty --out.
-    #[arg(long)]
-    pub force: bool,
-    /// Figure size WxH.
-    #[arg(long, default_value = "800x600")]
-    pub size: String,
-    /// Output folder.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutArgs,
 }
 
 /// Runs `llv interpolate`.
@@ -48,10 +38,10 @@ pub fn run(a: InterpolateArgs) -> Result<(), CliError> {
         from: a.from,
         to: a.to,
         range: parse("--range", &a.range)?,
-        resume: a.resume,
-        force: a.force,
-        size: parse_size(&a.size)?,
-        out: a.out,
+        resume: a.output.resume,
+        force: a.output.force,
+        size: parse_size(&a.output.size)?,
+        out: a.output.out,
     };
     let done = interpolation::run(&req, &Bars::new(false))?;
     println!("wrote {}{}", done.results.display(), list(&done.written));

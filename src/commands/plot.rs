@@ -2,40 +2,11 @@
 
 use super::args::parse_size;
 use super::CliError;
-use clap::{Args, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::Args;
 use landscape::figures::{self, FigureKind, FigureRequest};
 use landscape::Results;
 use std::path::PathBuf;
-
-/// Which figure `llv plot` draws.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Kind {
-    /// 1-D curves: loss (left axis) and accuracy (right axis).
-    Line,
-    /// Contour lines with level labels.
-    Contour,
-    /// Filled contours.
-    Filled,
-    /// Heat map.
-    Heatmap,
-    /// Shaded 3-D surface.
-    Surface3d,
-    /// Trajectory over contours (results of `llv trajectory`).
-    Trajectory,
-}
-
-impl From<Kind> for FigureKind {
-    fn from(k: Kind) -> FigureKind {
-        match k {
-            Kind::Line => FigureKind::Line,
-            Kind::Contour => FigureKind::Contour,
-            Kind::Filled => FigureKind::Filled,
-            Kind::Heatmap => FigureKind::Heatmap,
-            Kind::Surface3d => FigureKind::Surface3d,
-            Kind::Trajectory => FigureKind::Trajectory,
-        }
-    }
-}
 
 /// Arguments of `llv plot`.
 #[derive(Args, Debug, Clone)]
@@ -46,9 +17,9 @@ impl From<Kind> for FigureKind {
 pub struct PlotArgs {
     /// A results file (surface.jsonl) written by surface, interpolate, trajectory or merge.
     pub results: PathBuf,
-    /// Figure kind.
-    #[arg(long, value_enum, default_value = "contour")]
-    pub kind: Kind,
+    /// Figure kind: line (1-D curves), contour, filled, heatmap, surface3d (2-D), trajectory (`llv trajectory` results).
+    #[arg(long, default_value = "contour", value_parser = PossibleValuesParser::new(FigureKind::NAMES).map(|s| s.parse::<FigureKind>().expect("a listed name")))]
+    pub kind: FigureKind,
     /// Metric to draw (e.g. test_loss, train_accuracy); default: the first loss.
     #[arg(long)]
     pub metric: Option<String>,
@@ -71,8 +42,7 @@ pub struct PlotArgs {
 
 /// Runs `llv plot`.
 pub fn run(a: PlotArgs) -> Result<(), CliError> {
-    let req =
-        FigureRequest { kind: a.kind.into(), metric: a.metric, size: parse_size(&a.size)?, log: a.log, view: (a.elevation, a.azimuth) };
+    let req = FigureRequest { kind: a.kind, metric: a.metric, size: parse_size(&a.size)?, log: a.log, view: (a.elevation, a.azimuth) };
     if a.out.extension().and_then(|e| e.to_str()) != Some("png") {
         return Err(CliError::new(format!("--out {}: must end in .png", a.out.display())));
     }

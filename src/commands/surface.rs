@@ -1,7 +1,7 @@
 //! `llv surface`: loss and accuracy on a line or plane of directions
 //! through a checkpoint ([`landscape::slice::run`]).
 
-use super::args::{parse, parse_size, ModelDataArgs};
+use super::args::{parse, parse_size, ModelDataArgs, OutArgs};
 use super::output::list;
 use super::progress::Bars;
 use super::CliError;
@@ -59,18 +59,8 @@ pub struct SurfaceArgs {
     /// Compute only part k of N of the grid (1 <= k <= N).
     #[arg(long)]
     pub shard: Option<String>,
-    /// Continue an interrupted run in --out.
-    #[arg(long)]
-    pub resume: bool,
-    /// Overwrite a non-empty --out.
-    #[arg(long)]
-    pub force: bool,
-    /// Figure size WxH.
-    #[arg(long, default_value = "800x600")]
-    pub size: String,
-    /// Output folder.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutArgs,
 }
 
 impl SurfaceArgs {
@@ -98,10 +88,10 @@ impl SurfaceArgs {
             repeats: self.repeats,
             seed: self.seed,
             shard: self.shard.as_deref().map(|v| parse("--shard", v)).transpose()?,
-            resume: self.resume,
-            force: self.force,
-            size: parse_size(&self.size)?,
-            out: self.out.clone(),
+            resume: self.output.resume,
+            force: self.output.force,
+            size: parse_size(&self.output.size)?,
+            out: self.output.out.clone(),
         })
     }
 }

@@ -2,7 +2,7 @@
 //! (Li et al. 2018), over the loss surface of that plane
 //! ([`landscape::trajectory_run::run`]).
 
-use super::args::{parse, parse_size, ModelDataArgs};
+use super::args::{parse, parse_size, ModelDataArgs, OutArgs};
 use super::output::list;
 use super::progress::Bars;
 use super::CliError;
@@ -31,18 +31,8 @@ pub struct TrajectoryArgs {
     /// Seed of the random-walk baseline.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Continue an interrupted run in --out.
-    #[arg(long)]
-    pub resume: bool,
-    /// Overwrite a non-empty --out.
-    #[arg(long)]
-    pub force: bool,
-    /// Figure size WxH.
-    #[arg(long, default_value = "800x600")]
-    pub size: String,
-    /// Output folder.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutArgs,
 }
 
 /// Runs `llv trajectory`.
@@ -53,10 +43,10 @@ pub fn run(a: TrajectoryArgs) -> Result<(), CliError> {
         grid: a.grid,
         ignore: parse("--ignore", &a.ignore)?,
         seed: a.seed,
-        resume: a.resume,
-        force: a.force,
-        size: parse_size(&a.size)?,
-        out: a.out,
+        resume: a.output.resume,
+        force: a.output.force,
+        size: parse_size(&a.output.size)?,
+        out: a.output.out,
     };
     let done = trajectory_run::run(&req, &Bars::new(false))?;
     let (e, w) = (done.explained, done.random_walk_explained);
