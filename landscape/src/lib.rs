@@ -7,6 +7,7 @@
 //! [`trajectory_run::run`], [`spectrum::run`] (hessian),
 //! [`sharpness_report::run`] (sharpness), [`figures::draw`] (plot) and
 //! [`results::merge`].
+pub mod compare;
 pub mod curvature;
 pub mod direction;
 pub mod directions_file;
