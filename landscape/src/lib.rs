@@ -7,6 +7,24 @@
 //! [`trajectory_run::run`], [`spectrum::run`] (hessian),
 //! [`sharpness_report::run`] (sharpness), [`figures::draw`] (plot) and
 //! [`results::merge`].
+//!
+//! A 2-D surface around a checkpoint, as `llv surface --model lenet
+//! --weights final.safetensors --x -1:1:41 --y -1:1:41 --limit 1000 --out surf`
+//! computes it:
+//!
+//! ```no_run
+//! use landscape::slice::{self, SurfaceOutcome, SurfaceRequest};
+//! use landscape::{EvalConfig, Quiet};
+//!
+//! let mut req = SurfaceRequest::new(EvalConfig::new("lenet", "mnist", Some(1000)), "final.safetensors".into(), "surf".into());
+//! req.x = "-1:1:41".parse()?;
+//! req.y = Some("-1:1:41".parse()?);
+//! if let SurfaceOutcome::Surface { results, .. } = slice::run(&req, &Quiet)? {
+//!     let (surface, _) = landscape::Results::read(&results, false)?;
+//!     println!("test loss at the center: {:?}", surface.grid("test_loss")?.z[20 * 41 + 20]);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 pub mod compare;
 pub mod curvature;
 pub mod direction;

@@ -59,6 +59,11 @@ pub struct EvalConfig {
 }
 
 impl EvalConfig {
+    /// `model` on the first `limit` test examples of `data`, 500 at a time.
+    pub fn new(model: &str, data: &str, limit: Option<usize>) -> EvalConfig {
+        EvalConfig { model: model.into(), data: data.into(), split: Split::Test, limit, batch_size: 500 }
+    }
+
     /// Checks the numbers; errors name the field.
     pub fn validate(&self) -> Result<()> {
         at_least("batch_size", self.batch_size, 1)?;

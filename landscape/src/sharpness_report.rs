@@ -5,11 +5,11 @@
 
 use crate::direction::{Direction, DirectionOptions};
 use crate::error::{at_least, positive, LandscapeError, Result};
+use crate::export::write_json;
 use crate::model_data::{Probe, ProbeConfig};
 use crate::out_dir;
 use crate::progress::Progress;
 use crate::sharpness::{self, EntropyConfig, EpsConfig, LossFunction, ModelLoss};
-use crate::spectrum::write_json;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 use std::time::Instant;

@@ -83,6 +83,28 @@ pub enum SurfaceOutcome {
 }
 
 impl SurfaceRequest {
+    /// A 1-D slice around `weights` along one random filter-normalized
+    /// direction, x from −1 to 1 in 51 points, into `out`; set the other
+    /// fields for more.
+    pub fn new(eval: EvalConfig, weights: PathBuf, out: PathBuf) -> SurfaceRequest {
+        SurfaceRequest {
+            eval,
+            weights,
+            x: Range { start: -1.0, end: 1.0, num: 51 },
+            y: None,
+            directions: DirectionsChoice::Random,
+            options: DirectionOptions::default(),
+            orthogonal: false,
+            repeats: 1,
+            seed: 0,
+            shard: None,
+            resume: false,
+            force: false,
+            size: (800, 600),
+            out,
+        }
+    }
+
     /// Checks the combination of fields; errors name the field at fault.
     pub fn validate(&self) -> Result<()> {
         self.eval.validate()?;

@@ -8,7 +8,7 @@ use crate::curvature::{curvature_map, CurvatureMapConfig};
 use crate::direction::Direction;
 use crate::directions_file::DirectionsFile;
 use crate::error::{at_least, positive, LandscapeError, Result};
-use crate::export::write_atomic;
+use crate::export::{write_atomic, write_json};
 use crate::figures::save_png;
 use crate::hessian::{self, canonical_sign, Density, ModelHessian, Operator, TraceEstimate};
 use crate::model_data::{Probe, ProbeConfig};
@@ -303,11 +303,4 @@ pub fn run(req: &SpectrumRequest, progress: &dyn Progress) -> Result<SpectrumOut
     let report = out.join("hessian.json");
     write_json(&report, &Value::Object(result))?;
     Ok(SpectrumOutcome { top, smallest, trace, products, seconds, report, written })
-}
-
-/// Writes pretty JSON atomically.
-pub fn write_json(path: &std::path::Path, v: &Value) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(v).expect("JSON");
-    text.push('\n');
-    write_atomic(path, text.as_bytes())
 }

@@ -5,7 +5,7 @@ use landscape::figures::{self, FigureKind, FigureRequest};
 use landscape::plan::{Around, DirectionSource};
 use landscape::slice::{self, DirectionsChoice, SurfaceOutcome, SurfaceRequest};
 use landscape::spectrum::{self, Eigensolver, SpectrumRequest};
-use landscape::{interpolation, model_data::ProbeConfig, DirectionOptions, EvalConfig, LandscapeError, Quiet, Results, Split};
+use landscape::{interpolation, model_data::ProbeConfig, EvalConfig, LandscapeError, Quiet, Results, Split};
 use std::path::PathBuf;
 
 fn lenet() -> PathBuf {
@@ -19,26 +19,11 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn eval(limit: usize) -> EvalConfig {
-    EvalConfig { model: "lenet".into(), data: "mnist".into(), split: Split::Test, limit: Some(limit), batch_size: 50 }
+    EvalConfig { batch_size: 50, ..EvalConfig::new("lenet", "mnist", Some(limit)) }
 }
 
 fn surface(out: PathBuf) -> SurfaceRequest {
-    SurfaceRequest {
-        eval: eval(20),
-        weights: lenet(),
-        x: "-1:1:3".parse().unwrap(),
-        y: None,
-        directions: DirectionsChoice::Random,
-        options: DirectionOptions::default(),
-        orthogonal: false,
-        repeats: 1,
-        seed: 3,
-        shard: None,
-        resume: false,
-        force: false,
-        size: (400, 300),
-        out,
-    }
+    SurfaceRequest { x: "-1:1:3".parse().unwrap(), seed: 3, size: (400, 300), ..SurfaceRequest::new(eval(20), lenet(), out) }
 }
 
 fn field(r: Result<impl std::fmt::Debug, LandscapeError>) -> &'static str {
