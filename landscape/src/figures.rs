@@ -66,6 +66,22 @@ impl FigureRequest {
     }
 }
 
+/// Smallest and largest side of a figure, in pixels.
+pub const SIZE_LIMITS: (u32, u32) = (200, 4000);
+
+/// Checks a figure size (each side within [`SIZE_LIMITS`]); errors name the field `size`.
+pub fn check_size(size: (u32, u32)) -> Result<()> {
+    let ok = |v: u32| (SIZE_LIMITS.0..=SIZE_LIMITS.1).contains(&v);
+    if ok(size.0) && ok(size.1) {
+        Ok(())
+    } else {
+        Err(LandscapeError::config(
+            "size",
+            format!("{}x{}: each side must be {} to {} pixels", size.0, size.1, SIZE_LIMITS.0, SIZE_LIMITS.1),
+        ))
+    }
+}
+
 /// Saves a PNG atomically; errors name the file.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     render::save_png(img, path).map_err(|e| LandscapeError::io(path, e))
@@ -145,6 +161,7 @@ fn axis_labels(r: &Results) -> (String, String) {
 /// (a line of a plane, a contour of a line, a trajectory without a path) is
 /// an error naming the field `kind`.
 pub fn draw(r: &Results, req: &FigureRequest) -> Result<RgbImage> {
+    check_size(req.size)?;
     let model = &r.plan.model;
     let (x_label, y_label) = axis_labels(r);
     let metric = req.metric.clone().unwrap_or_else(|| r.loss_metric());

@@ -50,6 +50,8 @@ pub struct InterpolationOutcome {
 /// checkpoints are an error naming `to`.
 pub fn run(req: &InterpolationRequest, progress: &dyn Progress) -> Result<InterpolationOutcome> {
     req.eval.validate()?;
+    req.range.check("range")?;
+    figures::check_size(req.size)?;
     if !req.resume {
         out_dir::prepare(&req.out, req.force)?;
     }

@@ -214,6 +214,7 @@ pub struct Merged {
 /// Joins shards ([`merge`]) into `out/surface.jsonl` and, when the grid is
 /// complete, writes its default figures.
 pub fn merge_into(req: &MergeRequest) -> Result<Merged> {
+    crate::figures::check_size(req.size)?;
     let parts: Vec<PathBuf> = req.parts.iter().map(|p| if p.is_dir() { p.join("surface.jsonl") } else { p.clone() }).collect();
     let merged = merge(&parts)?;
     crate::out_dir::prepare(&req.out, req.force)?;

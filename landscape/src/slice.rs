@@ -108,6 +108,11 @@ impl SurfaceRequest {
     /// Checks the combination of fields; errors name the field at fault.
     pub fn validate(&self) -> Result<()> {
         self.eval.validate()?;
+        self.x.check("x")?;
+        if let Some(y) = &self.y {
+            y.check("y")?;
+        }
+        figures::check_size(self.size)?;
         at_least("repeats", self.repeats, 1)?;
         let random_line = self.y.is_none() && self.directions == DirectionsChoice::Random && self.shard.is_none();
         if self.repeats > 1 && !random_line {

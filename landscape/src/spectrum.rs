@@ -118,6 +118,11 @@ impl SpectrumRequest {
                 positive("density_sigma", s)?;
             }
         }
+        if let Some(c) = &self.curvature_map {
+            c.x.check("x")?;
+            c.y.check("y")?;
+        }
+        crate::figures::check_size(self.size)?;
         positive("tol", self.tol)
     }
 }

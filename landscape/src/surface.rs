@@ -33,6 +33,29 @@ impl Range {
     /// the data, and the grid's values are held in memory.
     pub const MAX_POINTS: usize = 100_000;
 
+    /// Checks the range: finite ends, `start ≤ end` (equal only for one
+    /// point), `1 ≤ num ≤ MAX_POINTS`. Errors name the field `field`.
+    pub fn check(&self, field: &'static str) -> Result<()> {
+        self.problem().map_or(Ok(()), |p| Err(crate::LandscapeError::config(field, p)))
+    }
+
+    fn problem(&self) -> Option<String> {
+        let (start, end, n) = (self.start, self.end, self.num);
+        if !(start.is_finite() && end.is_finite()) {
+            Some(format!("range {self}: START and END must be numbers"))
+        } else if n == 0 {
+            Some(format!("range {self} is empty: NUM must be at least 1"))
+        } else if n > Range::MAX_POINTS {
+            Some(format!("range {self}: NUM {n} is more than {} points", Range::MAX_POINTS))
+        } else if end < start {
+            Some(format!("range {self} is inverted: END {end} is below START {start}"))
+        } else if n > 1 && end == start {
+            Some(format!("range {self} has {n} points but START equals END"))
+        } else {
+            None
+        }
+    }
+
     /// The grid values.
     pub fn values(&self) -> Vec<f64> {
         if self.num == 1 {
@@ -60,19 +83,8 @@ impl FromStr for Range {
             |v: &str| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("range {s:?}: {v:?} is not a number"));
         let (start, end) = (num(parts[0])?, num(parts[1])?);
         let n: usize = parts[2].trim().parse().map_err(|_| format!("range {s:?}: NUM {:?} is not a whole number", parts[2]))?;
-        if n == 0 {
-            return Err(format!("range {s:?} is empty: NUM must be at least 1"));
-        }
-        if n > Range::MAX_POINTS {
-            return Err(format!("range {s:?}: NUM {n} is more than {} points", Range::MAX_POINTS));
-        }
-        if end < start {
-            return Err(format!("range {s:?} is inverted: END {end} is below START {start}"));
-        }
-        if n > 1 && end == start {
-            return Err(format!("range {s:?} has {n} points but START equals END"));
-        }
-        Ok(Range { start, end, num: n })
+        let r = Range { start, end, num: n };
+        r.problem().map_or(Ok(r), Err)
     }
 }
 

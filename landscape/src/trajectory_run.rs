@@ -99,6 +99,7 @@ fn window(points: &[(f64, f64)], num: usize) -> (Range, Range) {
 /// Runs a trajectory request.
 pub fn run(req: &TrajectoryRequest, progress: &dyn Progress) -> Result<TrajectoryOutcome> {
     req.eval.validate()?;
+    figures::check_size(req.size)?;
     at_least("grid", req.grid, 2)?;
     let (ckpts, fin) = find_checkpoints(&req.checkpoints)?;
     if !req.resume {

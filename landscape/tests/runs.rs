@@ -67,6 +67,9 @@ fn bad_requests_name_the_field_before_touching_out() {
     let through = DirectionsChoice::Through(vec![lenet(), lenet()]);
     assert_eq!(field(slice::run(&SurfaceRequest { directions: through, ..req.clone() }, &Quiet)), "through");
     assert_eq!(field(slice::run(&SurfaceRequest { eval: EvalConfig { batch_size: 0, ..eval(5) }, ..req.clone() }, &Quiet)), "batch_size");
+    let inverted = landscape::Range { start: 1.0, end: -1.0, num: 3 };
+    assert_eq!(field(slice::run(&SurfaceRequest { x: inverted, ..req.clone() }, &Quiet)), "x");
+    assert_eq!(field(slice::run(&SurfaceRequest { size: (10, 600), ..req.clone() }, &Quiet)), "size");
     assert!(!out.exists(), "invalid requests leave no folder");
     assert_eq!(field(slice::run(&SurfaceRequest { weights: "/no/such.safetensors".into(), ..req }, &Quiet)), "weights");
 

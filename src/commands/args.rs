@@ -111,13 +111,9 @@ pub fn parse<T: std::str::FromStr<Err = String>>(flag: &str, value: &str) -> Res
     value.parse::<T>().map_err(|e| CliError::new(if e.starts_with("--") { e } else { format!("{flag}: {e}") }))
 }
 
-/// Parses `--size WxH` (each 200..=4000 pixels).
+/// Parses `--size WxH` (the library checks the limits).
 pub fn parse_size(s: &str) -> Result<(u32, u32), CliError> {
-    let bad = || CliError::new(format!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 800x600, each 200 to 4000 pixels"));
+    let bad = || CliError::new(format!("--size {s:?}: expected WIDTHxHEIGHT, e.g. 800x600"));
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
-    let (w, h): (u32, u32) = (w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?);
-    if !(200..=4000).contains(&w) || !(200..=4000).contains(&h) {
-        return Err(bad());
-    }
-    Ok((w, h))
+    Ok((w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?))
 }
