@@ -52,7 +52,7 @@ enum Command {
     /// Loss and accuracy along the line between two checkpoints (Goodfellow et al.).
     ///
     /// Example: `llv interpolate --model lenet --from init.safetensors --to final.safetensors --out line`
-    Interpolate(commands::surface::InterpolateArgs),
+    Interpolate(commands::interpolate::InterpolateArgs),
     /// Loss and accuracy on a 1-D or 2-D filter-normalized random slice around a checkpoint (Li et al.).
     ///
     /// Example: `llv surface --model lenet --weights final.safetensors --x -1:1:41 --y -1:1:41 --out surf`
@@ -68,11 +68,11 @@ enum Command {
     /// Sharpness of a minimum: ε-sharpness (Keskar et al.), random-perturbation loss increase, local entropy.
     ///
     /// Example: `llv sharpness --model lenet --weights final.safetensors --metric eps,random,entropy --out sharp`
-    Sharpness(commands::hessian::SharpnessArgs),
+    Sharpness(commands::sharpness::SharpnessArgs),
     /// Join the shards of a surface computed with --shard.
     ///
     /// Example: `llv merge part1 part2 --out whole`
-    Merge(commands::plot::MergeArgs),
+    Merge(commands::merge::MergeArgs),
     /// Draw a figure from a results file.
     ///
     /// Example: `llv plot surf/surface.jsonl --kind surface3d --out surf.png`
@@ -83,37 +83,26 @@ enum Command {
     View(commands::view::ViewArgs),
 }
 
-fn info() {
-    let mut text = format!("llv {}\nthreads: {}\n", env!("CARGO_PKG_VERSION"), rayon::current_num_threads());
-    #[cfg(target_arch = "x86_64")]
-    {
-        let yes = |b: bool| if b { "yes" } else { "no" };
-        text += &format!("avx2+fma: {}\n", yes(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")));
-        text += &format!("avx512f: {}\n", yes(is_x86_feature_detected!("avx512f")));
-    }
-    commands::print(&text);
-}
-
 /// Runs one command.
 fn run(command: Command) -> Result<(), commands::CliError> {
     match command {
         Command::Demo(a) => commands::demo::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Info => {
-            info();
+            commands::info::run();
             Ok(())
         }
         Command::Eval(a) => commands::eval::run(a),
         Command::Models(a) => commands::models::run(a),
         Command::Data(a) => commands::data::run(a),
         Command::Train(a) => commands::train::run(a),
-        Command::Interpolate(a) => commands::surface::run_interpolate(a),
-        Command::Surface(a) => commands::surface::run_surface(a),
+        Command::Interpolate(a) => commands::interpolate::run(a),
+        Command::Surface(a) => commands::surface::run(a),
         Command::Trajectory(a) => commands::trajectory::run(a),
-        Command::Hessian(a) => commands::hessian::run_hessian(a),
-        Command::Sharpness(a) => commands::hessian::run_sharpness(a),
-        Command::Merge(a) => commands::plot::run_merge(a),
-        Command::Plot(a) => commands::plot::run_plot(a),
+        Command::Hessian(a) => commands::hessian::run(a),
+        Command::Sharpness(a) => commands::sharpness::run(a),
+        Command::Merge(a) => commands::merge::run(a),
+        Command::Plot(a) => commands::plot::run(a),
         Command::View(a) => commands::view::run(a),
     }
 }

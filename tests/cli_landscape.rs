@@ -200,6 +200,29 @@ fn broken_input_is_reported() {
         let e = err(&llv(&["surface", "--model", "lenet", "--weights", s(fin), "--x", range, "--out", s(&tmp("range"))]));
         assert!(e.contains("--x") && e.contains(what), "{e}");
     }
+    // A figure size out of range, checked before anything is computed.
+    let size_out = tmp("size");
+    let e = err(&llv(&["surface", "--model", "lenet", "--weights", s(fin), "--size", "100x600", "--out", s(&size_out)]));
+    assert!(e.contains("--size 100x600") && e.contains("200 to 4000"), "{e}");
+    assert!(!size_out.exists(), "nothing written");
+    // Two sources of directions at once.
+    let e = err(&llv(&[
+        "surface",
+        "--model",
+        "lenet",
+        "--weights",
+        s(fin),
+        "--through",
+        s(init),
+        "--directions",
+        "hessian",
+        "--out",
+        s(&tmp("both")),
+    ]));
+    assert!(e.contains("--directions") && e.contains("--through"), "{e}");
+    // The split of a probe is one split.
+    let e = err(&llv(&["hessian", "--model", "lenet", "--weights", s(fin), "--split", "both", "--limit", "10", "--out", s(&tmp("both"))]));
+    assert!(e.contains("--split both"), "{e}");
     // An existing --out is refused and kept.
     let out = tmp("keep");
     let interp = |limit: &str, extra: &[&str]| {

@@ -66,6 +66,11 @@ fn eval_json_matches_the_pytorch_fixture() {
     let o = llv(&["eval", "--model", "lenet", "--weights", &weights, "--data", "mnist", "--limit", "100"]);
     let text = stdout(&o);
     assert!(o.status.success() && text.contains("loss:") && text.contains("accuracy:") && text.contains("100 examples"), "{text}");
+
+    // --data defaults to the embedded MNIST, as in the other commands.
+    let o = llv(&["eval", "--model", "lenet", "--weights", &weights, "--limit", "100"]);
+    assert!(o.status.success() && stdout(&o).contains("100 examples"), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().find(|l| l.starts_with("loss:")), text.lines().find(|l| l.starts_with("loss:")));
 }
 
 #[test]

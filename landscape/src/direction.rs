@@ -59,7 +59,20 @@ pub enum DirType {
 }
 
 macro_rules! parse_enum {
-    ($ty:ident, $flag:expr, $($s:expr => $v:expr),+) => {
+    ($ty:ident, $flag:expr, $($s:expr => $v:path),+) => {
+        impl $ty {
+            /// The name this value is written as (in plans and on the command line).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($v => $s,)+
+                }
+            }
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
         impl std::str::FromStr for $ty {
             type Err = String;
             fn from_str(s: &str) -> std::result::Result<Self, String> {
@@ -118,6 +131,22 @@ impl Direction {
     /// The zero direction over `state`.
     pub fn zeros(state: &[Named]) -> Direction {
         Direction { names: state.iter().map(|n| n.name.clone()).collect(), tensors: state.iter().map(|n| n.tensor.zeros_like()).collect() }
+    }
+
+    /// A flat vector over the parameters of `state` (in state order, the
+    /// layout of Hessian eigenvectors) as a direction; buffers and counters
+    /// get zero.
+    pub fn from_flat_parameters(v: &[f64], state: &[Named]) -> Direction {
+        let mut d = Direction::zeros(state);
+        let mut at = 0;
+        for (n, t) in state.iter().zip(d.tensors.iter_mut()) {
+            if n.kind == Kind::Parameter {
+                let len = n.tensor.numel();
+                *t = Tensor::from_vec(v[at..at + len].iter().map(|&x| x as f32).collect(), n.tensor.shape());
+                at += len;
+            }
+        }
+        d
     }
 
     /// A Gaussian direction, normalized against `state`'s weights.

@@ -27,6 +27,14 @@ pub enum LandscapeError {
     Invalid(String),
     /// Two plans that must agree (resume, merge) differ.
     PlanMismatch(String),
+    /// A field of a request or configuration holds a bad value. `field` is
+    /// the struct field's name (the CLI turns `batch_size` into `--batch-size`).
+    Config {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong with its value.
+        message: String,
+    },
 }
 
 impl fmt::Display for LandscapeError {
@@ -37,6 +45,7 @@ impl fmt::Display for LandscapeError {
             LandscapeError::ZeroDirection(what) => write!(f, "{what} has zero norm, so it cannot span an axis"),
             LandscapeError::Invalid(msg) => write!(f, "{msg}"),
             LandscapeError::PlanMismatch(msg) => write!(f, "plans differ: {msg}"),
+            LandscapeError::Config { field, message } => write!(f, "{field}: {message}"),
         }
     }
 }
@@ -51,8 +60,30 @@ impl LandscapeError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         LandscapeError::Io { path: path.into(), source }
     }
+    /// A bad value of the configuration field `field`.
+    pub fn config(field: &'static str, message: impl Into<String>) -> Self {
+        LandscapeError::Config { field, message: message.into() }
+    }
     /// A format error in `path`.
     pub fn format(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
         LandscapeError::Format { path: path.into(), detail: detail.into() }
+    }
+}
+
+/// Checks that the field `field` holds a positive finite number.
+pub fn positive(field: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(LandscapeError::config(field, format!("{v}: must be a positive number")))
+    }
+}
+
+/// Checks that the field `field` is at least `min`.
+pub fn at_least(field: &'static str, v: usize, min: usize) -> Result<()> {
+    if v >= min {
+        Ok(())
+    } else {
+        Err(LandscapeError::config(field, format!("must be at least {min}")))
     }
 }

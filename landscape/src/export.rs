@@ -53,7 +53,16 @@ pub fn write_vtk(path: &Path, x: &[f64], y: &[f64], fields: &[(&str, &[f64])]) -
     write_atomic(path, s.as_bytes())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `v` as pretty JSON (with a final newline) atomically.
+pub fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(v).expect("JSON");
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file, then a rename), so
+/// a killed run never leaves a half-written file behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).map_err(|e| LandscapeError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| LandscapeError::io(path, e))

@@ -141,6 +141,15 @@ pub fn top_eigen_lanczos(op: &mut dyn Operator, k: usize, steps: usize, seed: u6
     (vals[..k].to_vec(), vectors)
 }
 
+/// Fixes an eigenvector's sign: its largest-magnitude entry positive (so
+/// runs with different seeds give the same vector).
+pub fn canonical_sign(v: &mut [f64]) {
+    let big = v.iter().copied().fold(0.0f64, |m, x| if x.abs() > m.abs() { x } else { m });
+    if big < 0.0 {
+        v.iter_mut().for_each(|x| *x = -*x);
+    }
+}
+
 /// The `k` eigenvalues of largest magnitude by power iteration with
 /// deflation (the simple reference): stops each when the Rayleigh quotient
 /// changes by less than `tol` relative, or after `iters` products.

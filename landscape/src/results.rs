@@ -14,6 +14,7 @@
 //! complete line; reading it for a figure reports it.
 
 use crate::error::{LandscapeError, Result};
+use crate::plan::Plan;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -25,7 +26,7 @@ use std::sync::Mutex;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Results {
     /// The plan (compared on resume and merge).
-    pub plan: Value,
+    pub plan: Plan,
     /// Metric names, in value order.
     pub metrics: Vec<String>,
     /// Points by index: coordinates and values.
@@ -78,7 +79,8 @@ impl Results {
             }
             points.insert(i, (x, y, vals));
         }
-        Ok((Results { plan: header["plan"].clone(), metrics, points }, complete))
+        let plan = Plan::from_json(&header["plan"]).map_err(|e| LandscapeError::format(path, format!("line 1: plan: {e}")))?;
+        Ok((Results { plan, metrics, points }, complete))
     }
 
     /// The value of `metric` at every point index `0..n` (NaN where missing).
@@ -94,32 +96,13 @@ pub struct ResultsWriter {
     file: Mutex<File>,
 }
 
-fn header_line(plan: &Value, metrics: &[String]) -> String {
-    json!({"format": "llv-surface", "version": 1, "plan": plan, "metrics": metrics}).to_string()
-}
-
-/// Describes the first field where two plans differ.
-pub fn plan_difference(a: &Value, b: &Value) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for k in x.keys().chain(y.keys()) {
-                if x.get(k) != y.get(k) {
-                    return Some(format!(
-                        "{k}: {} vs {}",
-                        x.get(k).map_or("absent".into(), |v| v.to_string()),
-                        y.get(k).map_or("absent".into(), |v| v.to_string())
-                    ));
-                }
-            }
-            None
-        }
-        _ => (a != b).then(|| format!("{a} vs {b}")),
-    }
+fn header_line(plan: &Plan, metrics: &[String]) -> String {
+    json!({"format": "llv-surface", "version": 1, "plan": plan.to_json(), "metrics": metrics}).to_string()
 }
 
 impl ResultsWriter {
     /// Creates a new results file with its header (fails if it exists).
-    pub fn create(path: &Path, plan: &Value, metrics: &[String]) -> Result<ResultsWriter> {
+    pub fn create(path: &Path, plan: &Plan, metrics: &[String]) -> Result<ResultsWriter> {
         let mut file = OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| LandscapeError::io(path, e))?;
         writeln!(file, "{}", header_line(plan, metrics)).map_err(|e| LandscapeError::io(path, e))?;
         file.sync_data().map_err(|e| LandscapeError::io(path, e))?;
@@ -128,9 +111,9 @@ impl ResultsWriter {
 
     /// Reopens an interrupted file to continue it: checks the plan, drops a
     /// partial last line, and returns the points already done.
-    pub fn resume(path: &Path, plan: &Value, metrics: &[String]) -> Result<(ResultsWriter, Results)> {
+    pub fn resume(path: &Path, plan: &Plan, metrics: &[String]) -> Result<(ResultsWriter, Results)> {
         let (results, complete) = Results::read(path, true)?;
-        if let Some(diff) = plan_difference(&results.plan, plan) {
+        if let Some(diff) = results.plan.difference(plan) {
             return Err(LandscapeError::PlanMismatch(format!(
                 "{} was made with a different plan ({diff}); use a new --out",
                 path.display()
@@ -171,19 +154,18 @@ impl ResultsWriter {
     }
 }
 
-/// Joins shard files into one. Refuses plans that differ (except for the
-/// shard itself) and points computed twice with different values.
+/// Joins shard files into one (its plan has no shard). Refuses plans that
+/// differ (except for the shard itself) and points computed twice with
+/// different values.
 pub fn merge(inputs: &[PathBuf]) -> Result<Results> {
     let mut merged: Option<Results> = None;
     for path in inputs {
         let (mut r, _) = Results::read(path, false)?;
-        if let Some(obj) = r.plan.as_object_mut() {
-            obj.remove("shard");
-        }
+        r.plan = r.plan.without_shard();
         match &mut merged {
             None => merged = Some(r),
             Some(m) => {
-                if let Some(diff) = plan_difference(&m.plan, &r.plan) {
+                if let Some(diff) = m.plan.difference(&r.plan) {
                     return Err(LandscapeError::PlanMismatch(format!("{} does not match the first file ({diff})", path.display())));
                 }
                 if m.metrics != r.metrics {
@@ -203,9 +185,61 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Results> {
     merged.ok_or_else(|| LandscapeError::Invalid("merge: no input files".into()))
 }
 
+/// Shards to join into a folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeRequest {
+    /// Shard results files, or folders holding `surface.jsonl`.
+    pub parts: Vec<PathBuf>,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Replace a non-empty `out`.
+    pub force: bool,
+    /// Figure size in pixels.
+    pub size: (u32, u32),
+}
+
+/// What a merge wrote.
+#[derive(Clone, Debug)]
+pub struct Merged {
+    /// The merged results file.
+    pub results: PathBuf,
+    /// Points it holds.
+    pub points: usize,
+    /// Points of the whole grid.
+    pub grid_points: usize,
+    /// Figures and exports (only when no point is missing).
+    pub written: Vec<PathBuf>,
+}
+
+/// Joins shards ([`merge`]) into `out/surface.jsonl` and, when the grid is
+/// complete, writes its default figures.
+pub fn merge_into(req: &MergeRequest) -> Result<Merged> {
+    crate::figures::check_size(req.size)?;
+    let parts: Vec<PathBuf> = req.parts.iter().map(|p| if p.is_dir() { p.join("surface.jsonl") } else { p.clone() }).collect();
+    let merged = merge(&parts)?;
+    crate::out_dir::prepare(&req.out, req.force)?;
+    let path = req.out.join("surface.jsonl");
+    ResultsWriter::write_all(&path, &merged)?;
+    let grid_points = merged.grid_len();
+    let complete = merged.points.len() == grid_points;
+    let written = if complete { crate::figures::default_figures(&merged, &req.out, req.size)? } else { Vec::new() };
+    Ok(Merged { results: path, points: merged.points.len(), grid_points, written })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::tests::slice_plan;
+    use crate::plan::{Around, Slice};
+    use crate::surface::Shard;
+
+    fn with(plan: &Plan, model: &str, shard: Option<Shard>) -> Plan {
+        let mut p = Plan { model: model.into(), ..plan.clone() };
+        if let Around::Slice(s) = &mut p.around {
+            *s = Slice { shard, ..s.clone() };
+        }
+        p
+    }
 
     fn tmp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("llv-results-{name}"));
@@ -217,7 +251,7 @@ mod tests {
     #[test]
     fn write_resume_and_truncation() {
         let path = tmp("resume");
-        let plan = json!({"model": "mlp", "x": "-1:1:3"});
+        let plan = with(&slice_plan(), "mlp", None);
         let metrics = vec!["test_loss".to_string()];
         let w = ResultsWriter::create(&path, &plan, &metrics).unwrap();
         w.append(0, -1.0, 0.0, &[0.1f32 as f64]).unwrap();
@@ -235,7 +269,7 @@ mod tests {
         w.append(1, 0.0, 0.0, &[0.5]).unwrap();
         let (r, _) = Results::read(&path, false).unwrap();
         assert_eq!(r.column("test_loss", 3).unwrap(), vec![0.1f32 as f64, 0.5, 1.0 / 3.0]);
-        let other = json!({"model": "lenet", "x": "-1:1:3"});
+        let other = with(&plan, "lenet", None);
         let err = ResultsWriter::resume(&path, &other, &metrics).err().unwrap().to_string();
         assert!(err.contains("model"), "{err}");
         assert!(ResultsWriter::create(&path, &plan, &metrics).is_err(), "never overwrites");
@@ -246,14 +280,16 @@ mod tests {
         let a = tmp("merge-a");
         let b = tmp("merge-b");
         let m = vec!["test_loss".to_string()];
-        let wa = ResultsWriter::create(&a, &json!({"model": "mlp", "shard": "1/2"}), &m).unwrap();
+        let base = slice_plan();
+        let wa = ResultsWriter::create(&a, &with(&base, "mlp", Some(Shard { index: 0, count: 2 })), &m).unwrap();
         wa.append(0, 0.0, 0.0, &[1.0]).unwrap();
-        let wb = ResultsWriter::create(&b, &json!({"model": "mlp", "shard": "2/2"}), &m).unwrap();
+        let wb = ResultsWriter::create(&b, &with(&base, "mlp", Some(Shard { index: 1, count: 2 })), &m).unwrap();
         wb.append(1, 1.0, 0.0, &[2.0]).unwrap();
         let r = merge(&[a.clone(), b.clone()]).unwrap();
         assert_eq!(r.points.len(), 2);
+        assert_eq!(r.plan.shard(), None, "the merged plan covers the whole grid");
         let c = tmp("merge-c");
-        ResultsWriter::create(&c, &json!({"model": "lenet"}), &m).unwrap();
+        ResultsWriter::create(&c, &with(&base, "lenet", None), &m).unwrap();
         assert!(merge(&[a, c]).unwrap_err().to_string().contains("model"));
         let empty = tmp("merge-empty");
         std::fs::write(&empty, "").unwrap();

@@ -1,11 +1,16 @@
-//! Surfaces: loss and accuracy on a 1-D or 2-D grid of points
-//! `center + x·d₁ + y·d₂`, evaluated in eval mode with no graph, points in
-//! parallel or one after another by their size ([`Schedule`]), each point
-//! handed to a sink (the results file) as it finishes.
+//! Surfaces: metrics on a 1-D or 2-D grid of points `center + x·d₁ + y·d₂`.
+//!
+//! Three pieces stay separate so each can be swapped: *which points, in
+//! which order* (the caller passes the list: [`SurfaceJob::pending`] gives
+//! this job's shard in row-major order; a coarse-to-fine order or an MPI
+//! rank's chunk is another list), *how one point is evaluated* (an
+//! [`Evaluator`]), and *where results go* (a [`PointSink`], e.g. a results
+//! file). Points run in parallel or one after another by their size
+//! ([`Schedule`]).
 
 use crate::direction::{point, Direction};
 use crate::error::Result;
-use datasets::ClassificationSet;
+use crate::evaluator::Evaluator;
 use nn::{Module, ModuleExt, Named};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
@@ -28,12 +33,42 @@ impl Range {
     /// the data, and the grid's values are held in memory.
     pub const MAX_POINTS: usize = 100_000;
 
+    /// Checks the range: finite ends, `start ≤ end` (equal only for one
+    /// point), `1 ≤ num ≤ MAX_POINTS`. Errors name the field `field`.
+    pub fn check(&self, field: &'static str) -> Result<()> {
+        self.problem().map_or(Ok(()), |p| Err(crate::LandscapeError::config(field, p)))
+    }
+
+    fn problem(&self) -> Option<String> {
+        let (start, end, n) = (self.start, self.end, self.num);
+        if !(start.is_finite() && end.is_finite()) {
+            Some(format!("range {self}: START and END must be numbers"))
+        } else if n == 0 {
+            Some(format!("range {self} is empty: NUM must be at least 1"))
+        } else if n > Range::MAX_POINTS {
+            Some(format!("range {self}: NUM {n} is more than {} points", Range::MAX_POINTS))
+        } else if end < start {
+            Some(format!("range {self} is inverted: END {end} is below START {start}"))
+        } else if n > 1 && end == start {
+            Some(format!("range {self} has {n} points but START equals END"))
+        } else {
+            None
+        }
+    }
+
     /// The grid values.
     pub fn values(&self) -> Vec<f64> {
         if self.num == 1 {
             return vec![self.start];
         }
         (0..self.num).map(|i| self.start + (self.end - self.start) * i as f64 / (self.num - 1) as f64).collect()
+    }
+}
+
+impl std::fmt::Display for Range {
+    /// `START:END:NUM`, which parses back to the same range.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.start, self.end, self.num)
     }
 }
 
@@ -48,19 +83,8 @@ impl FromStr for Range {
             |v: &str| v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("range {s:?}: {v:?} is not a number"));
         let (start, end) = (num(parts[0])?, num(parts[1])?);
         let n: usize = parts[2].trim().parse().map_err(|_| format!("range {s:?}: NUM {:?} is not a whole number", parts[2]))?;
-        if n == 0 {
-            return Err(format!("range {s:?} is empty: NUM must be at least 1"));
-        }
-        if n > Range::MAX_POINTS {
-            return Err(format!("range {s:?}: NUM {n} is more than {} points", Range::MAX_POINTS));
-        }
-        if end < start {
-            return Err(format!("range {s:?} is inverted: END {end} is below START {start}"));
-        }
-        if n > 1 && end == start {
-            return Err(format!("range {s:?} has {n} points but START equals END"));
-        }
-        Ok(Range { start, end, num: n })
+        let r = Range { start, end, num: n };
+        r.problem().map_or(Ok(r), Err)
     }
 }
 
@@ -71,6 +95,13 @@ pub struct Shard {
     pub index: usize,
     /// Number of shards.
     pub count: usize,
+}
+
+impl std::fmt::Display for Shard {
+    /// `k/N`, numbered from 1 like on the command line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index + 1, self.count)
+    }
 }
 
 impl FromStr for Shard {
@@ -90,14 +121,6 @@ impl FromStr for Shard {
     }
 }
 
-/// An evaluation set of a surface, e.g. `("test", &set)`.
-pub struct EvalSet<'a> {
-    /// `train` or `test`: metric names are `<name>_loss`, `<name>_accuracy`.
-    pub name: String,
-    /// The examples.
-    pub set: &'a ClassificationSet,
-}
-
 /// What to compute.
 pub struct SurfaceJob<'a> {
     /// The center's full state (parameters, buffers, counters).
@@ -110,18 +133,16 @@ pub struct SurfaceJob<'a> {
     pub x: Range,
     /// y grid (2-D surfaces).
     pub y: Option<Range>,
-    /// Evaluation sets; each gives a loss and an accuracy.
-    pub sets: Vec<EvalSet<'a>>,
-    /// Forward batch size.
-    pub batch_size: usize,
+    /// How each point is evaluated.
+    pub evaluator: &'a dyn Evaluator,
     /// Only this part of the grid.
     pub shard: Option<Shard>,
 }
 
 impl SurfaceJob<'_> {
-    /// Metric names in value order: `test_loss`, `test_accuracy`, ….
+    /// Metric names in value order (the evaluator's).
     pub fn metric_names(&self) -> Vec<String> {
-        self.sets.iter().flat_map(|s| [format!("{}_loss", s.name), format!("{}_accuracy", s.name)]).collect()
+        self.evaluator.metric_names()
     }
 
     /// Number of grid points.
@@ -173,26 +194,26 @@ impl Schedule {
     }
 }
 
-/// Evaluates the pending points of `job`, calling `sink(i, x, y, values)` as
-/// each finishes. The first point runs alone and its FLOPs (counted by the
-/// kernels) choose the [`Schedule`] of the others; models come from
-/// `factory` (one per worker when points run in parallel). Values follow
-/// [`SurfaceJob::metric_names`]. Each point's values do not depend on the
-/// thread count, the schedule or the order points finish in.
-pub fn compute(job: &SurfaceJob, factory: &(dyn Fn() -> Box<dyn Module> + Sync), done: &BTreeSet<usize>, sink: &PointSink) -> Result<()> {
-    compute_with(job, factory, done, sink, None)
+/// Evaluates `points` of `job` (indices into its grid, started in the given
+/// order), calling `sink(i, x, y, values)` as each finishes. The first point
+/// runs alone and its FLOPs (counted by the kernels) choose the
+/// [`Schedule`] of the others; models come from `factory` (one per worker
+/// when points run in parallel). Values follow [`SurfaceJob::metric_names`].
+/// Each point's values do not depend on the thread count, the schedule or
+/// the order points finish in.
+pub fn compute(job: &SurfaceJob, factory: &(dyn Fn() -> Box<dyn Module> + Sync), points: &[usize], sink: &PointSink) -> Result<()> {
+    compute_with(job, factory, points, sink, None)
 }
 
 /// [`compute`] with the schedule given (`None`: chosen by the first point).
 pub fn compute_with(
     job: &SurfaceJob,
     factory: &(dyn Fn() -> Box<dyn Module> + Sync),
-    done: &BTreeSet<usize>,
+    points: &[usize],
     sink: &PointSink,
     schedule: Option<Schedule>,
 ) -> Result<()> {
-    let pending = job.pending(done);
-    let Some((&first, rest)) = pending.split_first() else {
+    let Some((&first, rest)) = points.split_first() else {
         return Ok(());
     };
     let mut model = factory();
@@ -205,8 +226,8 @@ pub fn compute_with(
     }
 }
 
-/// Sets `model` to point `i` of `job`, evaluates it on every set and hands
-/// the values to `sink`.
+/// Sets `model` to point `i` of `job`, evaluates it and hands the values to
+/// `sink`.
 fn evaluate_point(job: &SurfaceJob, model: &mut dyn Module, i: usize, sink: &PointSink) -> Result<()> {
     let (x, y) = job.coords(i);
     let mut dirs = vec![(job.x_dir, x)];
@@ -214,13 +235,7 @@ fn evaluate_point(job: &SurfaceJob, model: &mut dyn Module, i: usize, sink: &Poi
         dirs.push((d, y));
     }
     model.set_state(&point(job.center, &dirs));
-    let mut values = Vec::with_capacity(2 * job.sets.len());
-    for s in &job.sets {
-        let r = nn::evaluate(model, s.set, job.batch_size.max(1));
-        values.push(r.loss);
-        values.push(r.accuracy);
-    }
-    sink(i, x, y, &values)
+    sink(i, x, y, &job.evaluator.evaluate(model))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use autodiff::Tensor;
 use datasets::ClassificationSet;
-use landscape::{compute_with, Direction, EvalSet, Range, Schedule, SurfaceJob};
+use landscape::{compute_with, ClassifierEvaluator, Direction, EvalSet, Range, Schedule, SurfaceJob};
 use nn::{Kind, Module, ModuleExt};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -41,14 +41,14 @@ fn run(threads: usize, schedule: Option<Schedule>) -> Vec<(usize, f64, f64, Vec<
     let data = ClassificationSet::from_f32(vec![0.0; 4], vec![1], vec![0; 4], 2).unwrap();
     let dx = Direction { names: vec!["theta".into()], tensors: vec![Tensor::from_vec(vec![1.0, 0.0, 0.5], &[1, 3])] };
     let dy = Direction { names: vec!["theta".into()], tensors: vec![Tensor::from_vec(vec![0.0, 1.0, -0.5], &[1, 3])] };
+    let evaluator = ClassifierEvaluator { sets: vec![EvalSet { name: "train".into(), set: &data }], batch_size: 3 };
     let job = SurfaceJob {
         center: &center,
         x_dir: &dx,
         y_dir: Some(&dy),
         x: Range { start: -1.0, end: 1.0, num: 5 },
         y: Some(Range { start: -0.5, end: 0.5, num: 3 }),
-        sets: vec![EvalSet { name: "train".into(), set: &data }],
-        batch_size: 3,
+        evaluator: &evaluator,
         shard: None,
     };
     let out = Mutex::new(Vec::new());
@@ -59,7 +59,7 @@ fn run(threads: usize, schedule: Option<Schedule>) -> Vec<(usize, f64, f64, Vec<
             out.lock().unwrap().push((i, x, y, v.to_vec()));
             Ok(())
         };
-        compute_with(&job, &factory, &BTreeSet::new(), &sink, schedule)
+        compute_with(&job, &factory, &job.pending(&BTreeSet::new()), &sink, schedule)
     })
     .unwrap();
     let mut v = out.into_inner().unwrap();

@@ -2,9 +2,11 @@
 //! at a small and a large batch size, then draws what the loss landscape
 //! literature draws, with an `index.html` that explains each figure.
 
-use super::{figures, out_dir, CliError};
+use super::{out_dir, CliError};
 use clap::Args;
-use landscape::render::{self, FigureOptions, Grid2, Series};
+use landscape::compare;
+use landscape::figures::FigureKind;
+use landscape::render::{self, FigureOptions};
 use landscape::view::{self, ViewOptions};
 use landscape::Results;
 use std::path::{Path, PathBuf};
@@ -46,27 +48,16 @@ fn llv(line: &str, paths: &[(&str, &Path)]) -> Result<(), CliError> {
 }
 
 fn read(dir: &Path) -> Result<Results, CliError> {
-    Results::read(&dir.join("surface.jsonl"), false).map(|r| r.0).map_err(|e| CliError::new(e.to_string()))
+    Ok(Results::read(&dir.join("surface.jsonl"), false)?.0)
 }
 
 fn save(img: &render::RgbImage, path: &Path) -> Result<(), CliError> {
-    render::save_png(img, path).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+    Ok(landscape::figures::save_png(img, path)?)
 }
 
-/// 1-D curves of several results files on one figure, loss left and accuracy right.
-fn curves(runs: &[(&str, &Results)], opts: &FigureOptions) -> Result<render::RgbImage, CliError> {
-    let (mut left, mut right) = (Vec::new(), Vec::new());
-    for (name, r) in runs {
-        let (x, _) = figures::grid_axes(r)?;
-        let n = x.len();
-        left.push(Series::new(&format!("{name} loss"), x.clone(), r.column("test_loss", n).expect("test_loss")));
-        right.push(Series::new(
-            &format!("{name} accuracy"),
-            x.clone(),
-            r.column("test_accuracy", n).expect("acc").iter().map(|v| 100.0 * v).collect(),
-        ));
-    }
-    Ok(render::line_plot(opts, &left, "test loss", &right, "test accuracy (%)", false))
+/// Options of one panel of a side-by-side comparison.
+fn panel(title: &str) -> FigureOptions {
+    FigureOptions::new(title, "x", "y").with_z_label("test loss").with_size(640, 560)
 }
 
 /// Runs `llv demo`.
@@ -118,34 +109,19 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
         FigureOptions::new("LeNet, 1-D filter-normalized slice: batch 64 vs batch 2048", "x (filter-normalized direction)", "test loss");
     opts.right_range = Some((0.0, 100.0));
     opts.vlines = vec![(0.0, "solution".into())];
-    save(&curves(&[("batch 64", &rs1), ("batch 2048", &rl1)], &opts)?, &figs.join("slice1d-small-vs-large.png"))?;
+    save(&compare::curves(&[("batch 64", &rs1), ("batch 2048", &rl1)], &opts)?, &figs.join("slice1d-small-vs-large.png"))?;
     for (name, src) in [("goodfellow-line.png", &line), ("small-to-large-line.png", &between)] {
         std::fs::copy(src.join("line.png"), figs.join(name)).map_err(|e| CliError::new(e.to_string()))?;
     }
-    let (gs, gl) = (figures::grid(&rs2, "test_loss")?, figures::grid(&rl2, "test_loss")?);
-    let lo = gs.z.iter().chain(&gl.z).copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
-    let hi = gs.z.iter().chain(&gl.z).copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
-    let levels = log_levels(lo, hi);
-    let panel = |title: &str| FigureOptions::new(title, "x", "y").with_z_label("test loss").with_size(640, 560);
-    let pair = |f: &dyn Fn(&FigureOptions, &Grid2) -> render::RgbImage, title: &str, file: &str| -> Result<(), CliError> {
-        let img = render::side_by_side(&[f(&panel("batch 64"), &gs), f(&panel("batch 2048"), &gl)], title);
-        save(&img, &figs.join(file))
-    };
-    pair(
-        &|o, g| render::contour_plot(o, g, Some(&levels), true, None),
-        "LeNet test loss around the solution: contours (shared levels)",
-        "contour-small-vs-large.png",
-    )?;
-    pair(
-        &|o, g| render::filled_contour_plot(o, g, Some(&levels), Some((lo, hi))),
-        "LeNet test loss: filled contours (shared scale)",
-        "filled-small-vs-large.png",
-    )?;
-    pair(
-        &|o, g| render::surface3d(o, g, 30.0, -60.0, Some((lo, hi))),
-        "LeNet test loss: 3-D surfaces (shared scale)",
-        "surface3d-small-vs-large.png",
-    )?;
+    let (gs, gl) = (rs2.grid("test_loss")?, rl2.grid("test_loss")?);
+    let (o64, o2048) = (panel("batch 64"), panel("batch 2048"));
+    for (kind, title, file) in [
+        (FigureKind::Contour, "LeNet test loss around the solution: contours (shared levels)", "contour-small-vs-large.png"),
+        (FigureKind::Filled, "LeNet test loss: filled contours (shared scale)", "filled-small-vs-large.png"),
+        (FigureKind::Surface3d, "LeNet test loss: 3-D surfaces (shared scale)", "surface3d-small-vs-large.png"),
+    ] {
+        save(&compare::panels(&[(&o64, &gs), (&o2048, &gl)], kind, title), &figs.join(file))?;
+    }
     std::fs::copy(pca.join("trajectory.png"), figs.join("trajectory.png")).map_err(|e| CliError::new(e.to_string()))?;
     let view_opts = ViewOptions { title: "LeNet test loss around both solutions (interactive)".into(), ..ViewOptions::default() };
     let page = view::page(&[("batch 64", &rs2), ("batch 2048", &rl2)], &view_opts).map_err(|e| CliError::new(e.to_string()))?;
@@ -169,13 +145,4 @@ pub fn run(a: DemoArgs) -> Result<(), CliError> {
     super::write_atomic(&a.out.join("index.html"), html.as_bytes())?;
     println!("demo finished in {:.0} s: open {}", start.elapsed().as_secs_f64(), a.out.join("index.html").display());
     Ok(())
-}
-
-/// Contour levels spaced evenly in log scale between `lo` and `hi` (loss
-/// surfaces span decades; even spacing would crowd the rim).
-fn log_levels(lo: f64, hi: f64) -> Vec<f64> {
-    let lo = lo.max(1e-6);
-    let hi = hi.max(lo * 1.0001);
-    let n = 12;
-    (1..n).map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / n as f64).exp()).collect()
 }

@@ -1,11 +1,12 @@
-//! `llv view`: one self-contained interactive HTML page of results files.
+//! `llv view`: one self-contained interactive HTML page of results files
+//! ([`landscape::view::page`]).
 
 use super::CliError;
 use clap::Args;
 use landscape::render::ZScale;
 use landscape::view::{self, ViewOptions};
 use landscape::Results;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The value scale the page opens with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -46,36 +47,20 @@ pub struct ViewArgs {
     pub scale: Scale,
 }
 
-/// Reads a results file (or a folder's surface.jsonl) and names it: the
-/// folder for `DIR/surface.jsonl`, else the path as given. A partial last
-/// line (a run still computing, or killed) is left out: the page shows the
-/// points done so far.
-fn load(path: &Path) -> Result<(String, Results), CliError> {
-    let file = if path.is_dir() { path.join("surface.jsonl") } else { path.to_path_buf() };
-    let (r, _) = Results::read(&file, true).map_err(|e| CliError::new(e.to_string()))?;
-    let name = if file.file_name().is_some_and(|n| n == "surface.jsonl") {
-        file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).display().to_string()
-    } else {
-        file.display().to_string()
-    };
-    Ok((name, r))
-}
-
 /// Runs `llv view`.
 pub fn run(a: ViewArgs) -> Result<(), CliError> {
     if !matches!(a.out.extension().and_then(|e| e.to_str()), Some("html" | "htm")) {
         return Err(CliError::new(format!("--out {}: must end in .html", a.out.display())));
     }
-    let loaded: Vec<(String, Results)> = a.results.iter().map(|p| load(p)).collect::<Result<_, _>>()?;
+    let loaded: Vec<(String, Results)> = a.results.iter().map(|p| view::load(p)).collect::<Result<_, _>>()?;
     let named: Vec<(&str, &Results)> = loaded.iter().map(|(n, r)| (n.as_str(), r)).collect();
     let scale = match a.scale {
         Scale::Auto => ZScale::Auto,
         Scale::Linear => ZScale::Linear,
         Scale::Log => ZScale::Log,
     };
-    let flag = if a.metric.is_some() { "--metric: " } else { "" };
     let opts = ViewOptions { title: a.title, metric: a.metric, scale };
-    let html = view::page(&named, &opts).map_err(|e| CliError::new(format!("{flag}{e}")))?;
+    let html = view::page(&named, &opts)?;
     super::write_atomic(&a.out, html.as_bytes()).map_err(|e| CliError::new(format!("--out {}: {e}", a.out.display())))?;
     let points: usize = loaded.iter().map(|(_, r)| r.points.len()).sum();
     let files = if loaded.len() == 1 { "1 results file".to_string() } else { format!("{} results files", loaded.len()) };

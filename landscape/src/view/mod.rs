@@ -16,6 +16,7 @@ use crate::error::{LandscapeError, Result};
 use crate::render::ZScale;
 use crate::results::Results;
 use serde_json::json;
+use std::path::Path;
 
 const SCRIPT: &str = include_str!("viewer.js");
 const STYLE: &str = include_str!("style.css");
@@ -37,6 +38,21 @@ impl Default for ViewOptions {
     }
 }
 
+/// Reads a results file (or a folder's `surface.jsonl`) and names it: the
+/// folder for `DIR/surface.jsonl`, else the path as given. A partial last
+/// line (a run still computing, or killed) is left out: the page shows the
+/// points done so far.
+pub fn load(path: &Path) -> Result<(String, Results)> {
+    let file = if path.is_dir() { path.join("surface.jsonl") } else { path.to_path_buf() };
+    let (r, _) = Results::read(&file, true)?;
+    let name = if file.file_name().is_some_and(|n| n == "surface.jsonl") {
+        file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).display().to_string()
+    } else {
+        file.display().to_string()
+    };
+    Ok((name, r))
+}
+
 /// Escapes text for HTML element content and attribute values.
 fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
@@ -52,7 +68,7 @@ pub fn page(results: &[(&str, &Results)], opts: &ViewOptions) -> Result<String> 
     };
     for (name, r) in results {
         if !r.metrics.contains(&metric) {
-            return Err(LandscapeError::Invalid(format!("{name}: has no metric {metric:?} (it has {})", r.metrics.join(", "))));
+            return Err(LandscapeError::config("metric", format!("{metric}: {name} has no such metric (it has {})", r.metrics.join(", "))));
         }
     }
     let scale = match opts.scale {
@@ -88,7 +104,8 @@ mod tests {
     fn one() -> Results {
         let mut points = BTreeMap::new();
         points.insert(0, (0.0, 0.0, vec![1.25, 0.5]));
-        Results { plan: json!({"x": "0:1:2"}), metrics: vec!["test_loss".into(), "test_accuracy".into()], points }
+        let plan = crate::plan::Plan { x: "0:1:2".parse().unwrap(), y: None, ..crate::plan::tests::slice_plan() };
+        Results { plan, metrics: vec!["test_loss".into(), "test_accuracy".into()], points }
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub enum VggBlock {
 
 /// VGG's `features`: what PyTorch builds as one `nn.Sequential` of conv,
 /// BN, ReLU and pool children, kept typed here so that eval can fold each
-/// BN into its conv ([`conv_bn`]). Names follow the Sequential's numbering
+/// BN into its conv ([`conv_bn_act`](crate::layers::conv_bn_act())). Names follow the Sequential's numbering
 /// (a conv block takes three indices, a pool one).
 pub struct VggFeatures {
     /// The blocks, in order.
