@@ -4,6 +4,7 @@
 //! `error: …` naming the flag or file at fault and exits with status 1.
 
 mod commands;
+mod interrupt;
 
 /// Large buffers (tensors, packing scratch) on transparent huge pages.
 #[global_allocator]
@@ -136,9 +137,11 @@ fn tune_allocator() {
 
 fn main() {
     tune_allocator();
+    interrupt::install();
     let cli = Cli::parse();
     if let Err(e) = run(cli.command) {
         eprintln!("error: {e}");
-        std::process::exit(1);
+        // 130 = 128 + SIGINT, what shells report for a job stopped by Ctrl-C.
+        std::process::exit(if nn::interrupt::stop_requested() { 130 } else { 1 });
     }
 }

@@ -35,6 +35,9 @@ pub enum LandscapeError {
         /// What is wrong with its value.
         message: String,
     },
+    /// A stop was requested ([`nn::interrupt`], e.g. by SIGINT) between two
+    /// points: everything finished so far is written and resumable.
+    Interrupted,
 }
 
 impl fmt::Display for LandscapeError {
@@ -46,6 +49,9 @@ impl fmt::Display for LandscapeError {
             LandscapeError::Invalid(msg) => write!(f, "{msg}"),
             LandscapeError::PlanMismatch(msg) => write!(f, "plans differ: {msg}"),
             LandscapeError::Config { field, message } => write!(f, "{field}: {message}"),
+            LandscapeError::Interrupted => {
+                write!(f, "stopped; the points computed so far are written: continue with --resume")
+            }
         }
     }
 }

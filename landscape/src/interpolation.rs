@@ -52,9 +52,7 @@ pub fn run(req: &InterpolationRequest, progress: &dyn Progress) -> Result<Interp
     req.eval.validate()?;
     req.range.check("range")?;
     figures::check_size(req.size)?;
-    if !req.resume {
-        out_dir::prepare(&req.out, req.force)?;
-    }
+    let _lock = out_dir::open(&req.out, req.resume, req.force)?;
     let data = ModelData::load(&req.eval)?;
     let from = data.load_state(&req.from, "from")?;
     let to = data.load_state(&req.to, "to")?;

@@ -217,7 +217,7 @@ pub fn merge_into(req: &MergeRequest) -> Result<Merged> {
     crate::figures::check_size(req.size)?;
     let parts: Vec<PathBuf> = req.parts.iter().map(|p| if p.is_dir() { p.join("surface.jsonl") } else { p.clone() }).collect();
     let merged = merge(&parts)?;
-    crate::out_dir::prepare(&req.out, req.force)?;
+    let _lock = crate::out_dir::open(&req.out, false, req.force)?;
     let path = req.out.join("surface.jsonl");
     ResultsWriter::write_all(&path, &merged)?;
     let grid_points = merged.grid_len();

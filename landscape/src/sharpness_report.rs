@@ -130,7 +130,7 @@ pub fn run(req: &SharpnessRequest, progress: &dyn Progress) -> Result<SharpnessO
         m.validate()?;
     }
     let mut p = Probe::load(&req.probe)?;
-    out_dir::prepare(&req.out, req.force)?;
+    let _lock = out_dir::open(&req.out, false, req.force)?;
     let started = Instant::now();
     let state = p.state.clone();
     let mut plan = p.describe();

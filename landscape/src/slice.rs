@@ -143,9 +143,7 @@ impl SurfaceRequest {
 /// sharded, writes the default figures.
 pub fn run(req: &SurfaceRequest, progress: &dyn Progress) -> Result<SurfaceOutcome> {
     req.validate()?;
-    if !req.resume {
-        out_dir::prepare(&req.out, req.force)?;
-    }
+    let _lock = out_dir::open(&req.out, req.resume, req.force)?;
     let data = ModelData::load(&req.eval)?;
     let center = data.load_state(&req.weights, "weights")?;
     if req.repeats > 1 {

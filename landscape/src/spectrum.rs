@@ -163,7 +163,7 @@ pub fn run(req: &SpectrumRequest, progress: &dyn Progress) -> Result<SpectrumOut
         Some(c) => Some(DirectionsFile::load(&c.directions, &state, true)?),
         None => None,
     };
-    out_dir::prepare(&req.out, req.force)?;
+    let _lock = out_dir::open(&req.out, false, req.force)?;
     let out = &req.out;
     let seed = req.seed;
     let started = Instant::now();

@@ -229,6 +229,9 @@ pub fn compute_with(
 /// Sets `model` to point `i` of `job`, evaluates it and hands the values to
 /// `sink`.
 fn evaluate_point(job: &SurfaceJob, model: &mut dyn Module, i: usize, sink: &PointSink) -> Result<()> {
+    if nn::interrupt::stop_requested() {
+        return Err(crate::LandscapeError::Interrupted);
+    }
     let (x, y) = job.coords(i);
     let mut dirs = vec![(job.x_dir, x)];
     if let Some(d) = job.y_dir {

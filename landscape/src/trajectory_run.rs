@@ -102,9 +102,7 @@ pub fn run(req: &TrajectoryRequest, progress: &dyn Progress) -> Result<Trajector
     figures::check_size(req.size)?;
     at_least("grid", req.grid, 2)?;
     let (ckpts, fin) = find_checkpoints(&req.checkpoints)?;
-    if !req.resume {
-        out_dir::prepare(&req.out, req.force)?;
-    }
+    let _lock = out_dir::open(&req.out, req.resume, req.force)?;
     let data = ModelData::load(&req.eval)?;
     let final_state = data.load_state(&fin, "checkpoints")?;
     let states: Vec<Vec<Named>> = ckpts.iter().map(|(_, p)| data.load_state(p, "checkpoints")).collect::<Result<_>>()?;

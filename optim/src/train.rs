@@ -69,11 +69,21 @@ pub enum TrainError {
     Hook(String),
     /// The data could not be batched.
     Data(datasets::DataError),
+    /// A stop was requested ([`nn::interrupt`], e.g. by SIGINT): the epoch
+    /// in progress is abandoned, so resuming from the last checkpoint
+    /// repeats it exactly.
+    Interrupted {
+        /// The abandoned epoch (from 1).
+        epoch: usize,
+    },
 }
 
 impl std::fmt::Display for TrainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            TrainError::Interrupted { epoch } => {
+                write!(f, "stopped during epoch {epoch}; the checkpoints hold every epoch before it: continue with --resume")
+            }
             TrainError::NonFinite { epoch, step, loss } => {
                 write!(f, "the training loss became {loss} at epoch {epoch}, step {step}; try a smaller learning rate")
             }
@@ -205,6 +215,10 @@ pub fn train(
                 return Err(TrainError::NonFinite { epoch, step: steps, loss: report.loss });
             }
             hooks.on_step(epoch, steps, per_epoch, &report);
+            if nn::interrupt::stop_requested() {
+                opt.set_learning_rate(base_lr);
+                return Err(TrainError::Interrupted { epoch });
+            }
         }
         let (train_loss, train_acc) = (obj.loss_sum / obj.seen.max(1) as f64, obj.correct as f64 / obj.seen.max(1) as f64);
         drop(obj);

@@ -269,6 +269,10 @@ pub fn train_lm(
                 return Err(TrainError::NonFinite { epoch, step: steps, loss: report.loss });
             }
             hooks.on_step(epoch, steps, per_epoch, &report);
+            if nn::interrupt::stop_requested() {
+                opt.set_learning_rate(base_lr);
+                return Err(TrainError::Interrupted { epoch });
+            }
         }
         let train_loss = obj.loss_sum / obj.passes.max(1) as f64;
         drop(obj);

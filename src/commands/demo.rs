@@ -63,7 +63,7 @@ fn panel(title: &str) -> FigureOptions {
 /// Runs `llv demo`.
 pub fn run(a: DemoArgs) -> Result<(), CliError> {
     let start = Instant::now();
-    out_dir::prepare(&a.out, a.force)?;
+    let _lock = out_dir::open(&a.out, false, a.force)?;
     let (small, large) = (a.out.join("train-batch64"), a.out.join("train-batch2048"));
     let (grid_n, limit) = if a.quick { (5, "100".to_string()) } else { (a.grid, a.limit.to_string()) };
     let grid = format!("-1:1:{grid_n}");

@@ -50,10 +50,10 @@ pub mod out_dir {
     use super::CliError;
     use std::path::Path;
 
-    /// Makes `out` ready for a new run: creates it, refuses an existing
-    /// non-empty folder unless `force` (which empties it first).
-    pub fn prepare(out: &Path, force: bool) -> Result<(), CliError> {
-        landscape::out_dir::prepare(out, force).map_err(CliError::from)
+    /// Makes `out` ready for a new or resumed run and locks it for this
+    /// process ([`landscape::out_dir::open`]); hold the lock while writing.
+    pub fn open(out: &Path, resume: bool, force: bool) -> Result<nn::OutLock, CliError> {
+        landscape::out_dir::open(out, resume, force).map_err(CliError::from)
     }
 }
 

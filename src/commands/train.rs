@@ -443,6 +443,8 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
     }
     let out = args.out.clone().ok_or_else(|| CliError::new("--out is required"))?;
     let mut start_epoch = 1;
+    // A resumed run locks its folder before touching anything in it.
+    let resumed_lock = if args.resume { Some(out_dir::open(&out, true, false)?) } else { None };
     if args.resume {
         let cfg_path = out.join("config.json");
         let text = fs::read_to_string(&cfg_path).map_err(|e| CliError::new(format!("--resume: {}: {e}", cfg_path.display())))?;
@@ -474,9 +476,11 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
         Task::Classify(_) => METRICS_HEADER,
         Task::Language { .. } => LM_METRICS_HEADER,
     };
-    if !args.resume {
-        out_dir::prepare(&out, args.force)?;
-    }
+    // Held until the run ends.
+    let _lock = match resumed_lock {
+        Some(l) => l,
+        None => out_dir::open(&out, false, args.force)?,
+    };
     fs::create_dir_all(out.join("checkpoints")).map_err(|e| CliError::new(format!("{}: {e}", out.display())))?;
 
     if args.resume {
