@@ -6,7 +6,7 @@
 //!
 //! * [`Comm`]: rank, size, broadcast, gather, tagged messages, abort. Two
 //!   implementations: [`Local`] (one process, always there) and, with the
-//!   `mpi` feature, [`Mpi`] (rsmpi). Only the thread that created the
+//!   `mpi` feature, `Mpi` (rsmpi). Only the thread that created the
 //!   communicator calls it; compute threads never touch MPI.
 //! * [`sum_in_rank_order`]: an all-reduce whose result is the same bits on
 //!   every rank and depends only on the number of ranks, never on timing.

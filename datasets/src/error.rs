@@ -88,7 +88,7 @@ pub enum DataError {
     },
     /// A token stream too short for one next-token window.
     TooFewTokens {
-        /// The stream, e.g. "<embedded>/shakespeare/plays.txt (validation split)".
+        /// The stream, e.g. `<embedded>/shakespeare/plays.txt (validation split)`.
         what: String,
         /// Tokens in it.
         tokens: usize,

@@ -230,7 +230,7 @@ fn product(serial: bool, a: MatRef, b: &PackedB, c: MatMut, accumulate: bool) {
 /// `[h', c']`), `act` (`[t, b, 4h]`) and `tc` (`[t, b, h]`), the last two
 /// being saved for [`lstm_bptt`]; all three may start uninitialized (every
 /// element is written).
-/// The batch is split into [`row_chunks`], each running the whole sequence.
+/// The batch is split into `row_chunks`, each running the whole sequence.
 pub fn lstm_sequence_forward(d: SeqDims, xp: &mut [f32], w: &[f32], (h0, c0): (&[f32], &[f32]), saved: SeqOutputs) {
     let (out, act, tc) = saved;
     let SeqDims { t, b, h } = d;
@@ -282,7 +282,7 @@ pub fn lstm_sequence_forward(d: SeqDims, xp: &mut [f32], w: &[f32], (h0, c0): (&
 /// (`[t, b, 2h]`, the gradient of `out`) and the saved `out`, `act`, `tc`.
 /// Overwrites `dxp` (`[t, b, 4h]`, the gradients of the projections, which
 /// may start uninitialized) and `(dh0, dc0)` (`[b, h]` each). The recurrence runs
-/// per [`row_chunks`]; the weight gradients are left to
+/// per `row_chunks`; the weight gradients are left to
 /// [`lstm_sequence_weight_grad`] or [`lstm_layer_weight_grads`].
 pub fn lstm_bptt(
     d: SeqDims,

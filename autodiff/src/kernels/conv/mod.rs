@@ -54,9 +54,9 @@ pub fn conv2d_forward_bias(g: &Conv2dGeom, x: &[f32], w: &[f32], bias: Option<&[
 /// with bias, residual and ReLU applied as the output is written.
 ///
 /// Stride-1 convolutions of a batch read the im2col matrix straight from a
-/// padded image copy ([`forward_direct`]; Winograd for 3×3 with many
+/// padded image copy (`forward_direct`; Winograd for 3×3 with many
 /// channels), other batches pack im2col panels from the image against
-/// weights packed once ([`PackedLhs`]); a single image uses an explicit
+/// weights packed once (`PackedLhs`); a single image uses an explicit
 /// im2col and the parallel GEMM.  The epilogue is applied while the output
 /// is written where the path allows, in a pass over `y` otherwise.
 pub fn conv2d_forward_fused(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilogue, y: &mut [f32]) {
@@ -103,7 +103,7 @@ pub fn conv2d_forward_into(g: &Conv2dGeom, x: &[f32], w: &[f32], epi: ConvEpilog
 
 /// `y = epi2(conv(epi1(conv(x, w1)), w2))`: two convolutions of geometry
 /// `g` in a row (a residual block's body; `epi1` without residual).  Where
-/// [`winograd::forward_pair`] applies, the intermediate output goes straight
+/// `winograd::forward_pair` applies, the intermediate output goes straight
 /// into the second convolution's padded copy, per group of images; else two
 /// calls of [`conv2d_forward_into`].  The same bits either way.
 pub fn conv2d_forward_pair(

@@ -13,7 +13,7 @@
 //!
 //! The same packed layout and macro-kernel serve the convolutions
 //! (`kernels::conv`), which pack their right-hand side straight from the image
-//! (implicit im2col) and their left-hand side once per call ([`PackedLhs`]).
+//! (implicit im2col) and their left-hand side once per call (`PackedLhs`).
 //!
 //! Determinism: every element of `C` is owned by exactly one tile and its reduction
 //! over `k` always runs in the same order (microkernel over a slice, slices added

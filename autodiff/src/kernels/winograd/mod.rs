@@ -31,11 +31,11 @@
 //! direct sum by a few f32 ulps of the tile's partial sums; the m = 4 ones
 //! scale by up to 8 and 1/24, which costs about one more decimal digit.
 //!
-//! The transforms run on [`LANES`] tiles of a tile row at a time: the image is
+//! The transforms run on `LANES` tiles of a tile row at a time: the image is
 //! first copied zero-padded with its columns split by phase (column `x` goes
 //! to phase `x mod m`), so the inputs of consecutive tiles are contiguous.
 //! Images too narrow to fill the lanes use two tile rows per vector, or a
-//! tile row of each of four images ([`Layout`]).
+//! tile row of each of four images (`Layout`).
 //! Tiles are processed in blocks of whole tile rows small enough for L2;
 //! images run in parallel; nothing depends on the thread count.
 //!
