@@ -73,8 +73,8 @@ pub fn curvature_map(probe: &mut Probe, plane: &DirectionsFile, cfg: &CurvatureM
     let grid: Vec<(f64, f64)> = ys.iter().flat_map(|&y| xs.iter().map(move |&x| (x, y))).collect();
     for (x, y) in grid {
         probe.model.set_state(&point(&probe.state, &[(&plane.x, x), (dy, y)]));
-        let loss = nn::eval::evaluate(&mut *probe.model, &probe.set, batch).loss;
-        let mut op = ModelHessian::new(&mut *probe.model, &probe.set, batch)?;
+        let loss = probe.set.evaluate(&mut *probe.model, batch).0;
+        let mut op = ModelHessian::on(&mut *probe.model, &probe.set, batch)?;
         let (lmax, _) = top_eigen_lanczos(&mut op, 1, cfg.steps, cfg.seed);
         let lambda_min = smallest_eigenvalue_shifted(&mut op, lmax[0], cfg.steps, cfg.seed.wrapping_add(1));
         products += op.products;

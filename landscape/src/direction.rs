@@ -7,7 +7,13 @@
 //! * **`--norm filter`** (default): for every tensor with two or more axes,
 //!   each slice along axis 0 (an output channel of a convolution, a neuron of
 //!   a linear layer) is scaled to the Frobenius norm of the same slice of the
-//!   weights. `layer`: each tensor scaled to its weight's norm. `model`: the
+//!   weights. For an LSTM (`char-lstm`), `weight_ih_l*` and `weight_hh_l*`
+//!   are `[4·hidden, in]` matrices in PyTorch's gate order (i, f, g, o), so a
+//!   filter is one row: the input (or recurrent) weights of one unit of one
+//!   gate, scaled to that row's norm; the embedding's filters are the vectors
+//!   of single characters, the head's those of single output characters; the
+//!   LSTM biases are one-dimensional and follow `--ignore`.
+//!   `layer`: each tensor scaled to its weight's norm. `model`: the
 //!   whole direction scaled to the norm of all perturbed weights. `none`: raw
 //!   Gaussian draws.
 //! * **`--ignore biasbn`** (default): one-dimensional tensors (biases,
@@ -340,6 +346,35 @@ mod tests {
             } else {
                 assert!(dv.iter().all(|&v| v == 0.0), "{} must be zero under biasbn", n.name);
             }
+        }
+    }
+
+    /// An LSTM's gate matrices are normalized row by row (one row per gate
+    /// unit); its biases stay under `biasbn` and move along themselves under `none`.
+    #[test]
+    fn lstm_filters_are_gate_rows() {
+        let cfg = nn::zoo::ModelConfig { vocab: 7, ..nn::zoo::ModelConfig::default() };
+        let s = nn::ModuleExt::state(&mut *nn::zoo::build("char-lstm", &cfg, 3).unwrap());
+        let d = Direction::random(&s, DirectionOptions::default(), 11).unwrap();
+        let mut gates = 0;
+        for (n, t) in s.iter().zip(&d.tensors) {
+            if n.name.contains("weight_ih") || n.name.contains("weight_hh") {
+                let (rows, cols) = (n.tensor.shape()[0], n.tensor.shape()[1]);
+                assert_eq!(rows % 4, 0, "{}: {rows} rows", n.name);
+                for (r, (dr, wr)) in t.data().chunks(cols).zip(n.tensor.data().chunks(cols)).enumerate() {
+                    assert!((norm(dr) - norm(wr)).abs() <= 1e-5 * norm(wr), "{} row {r}: {} vs {}", n.name, norm(dr), norm(wr));
+                }
+                gates += 1;
+            } else if n.tensor.ndim() == 1 {
+                assert!(t.data().iter().all(|&v| v == 0.0), "{} must stay under biasbn", n.name);
+            }
+        }
+        assert_eq!(gates, 4, "two layers of weight_ih and weight_hh");
+        let opts = DirectionOptions { ignore: Ignore::None, ..DirectionOptions::default() };
+        let d = Direction::random(&s, opts, 11).unwrap();
+        for (n, t) in s.iter().zip(&d.tensors).filter(|(n, _)| n.name.contains("bias_")) {
+            let dot: f64 = t.data().iter().zip(n.tensor.data()).map(|(&a, &b)| a as f64 * b as f64).sum();
+            assert!((dot.abs() - norm(n.tensor.data()).powi(2)).abs() <= 1e-4 * dot.abs(), "{}: not along the bias", n.name);
         }
     }
 

@@ -1,8 +1,12 @@
 //! How one point of a surface is evaluated: the metrics of a model whose
 //! weights were set to that point. Surfaces take any [`Evaluator`]; the
-//! classifier one gives a loss and an accuracy per evaluation set.
+//! classifier one gives a loss and an accuracy per evaluation set, the
+//! language-model one the loss per character and the next-character
+//! accuracy per window set.
 
-use datasets::ClassificationSet;
+use crate::examples::Examples;
+use crate::model_data::ModelData;
+use datasets::{ClassificationSet, LmWindows};
 use nn::Module;
 
 /// The metrics of a model at its current weights.
@@ -31,12 +35,17 @@ pub struct ClassifierEvaluator<'a> {
 }
 
 impl ClassifierEvaluator<'_> {
-    /// The evaluator of the sets of `data`.
-    pub fn new(data: &crate::model_data::ModelData) -> ClassifierEvaluator<'_> {
-        ClassifierEvaluator {
-            sets: data.sets.iter().map(|(n, s)| EvalSet { name: n.clone(), set: s }).collect(),
-            batch_size: data.config.batch_size,
-        }
+    /// The evaluator of the classification sets of `data`.
+    pub fn new(data: &ModelData) -> ClassifierEvaluator<'_> {
+        let sets = data
+            .sets
+            .iter()
+            .filter_map(|(n, s)| match s {
+                Examples::Classes(set) => Some(EvalSet { name: n.clone(), set }),
+                Examples::Windows(_) => None,
+            })
+            .collect();
+        ClassifierEvaluator { sets, batch_size: data.config.batch_size }
     }
 }
 
@@ -53,5 +62,56 @@ impl Evaluator for ClassifierEvaluator<'_> {
             values.push(r.accuracy);
         }
         values
+    }
+}
+
+/// Mean cross-entropy per character (nats) and next-character top-1
+/// accuracy of a language model on each window set, in eval mode
+/// ([`nn::evaluate_lm`]; zero state per window).
+pub struct LmEvaluator<'a> {
+    /// `(name, windows)`; each gives `<name>_loss` and `<name>_accuracy`.
+    pub sets: Vec<(String, &'a LmWindows)>,
+    /// Windows per forward pass.
+    pub batch_size: usize,
+}
+
+impl LmEvaluator<'_> {
+    /// The evaluator of the window sets of `data`.
+    pub fn new(data: &ModelData) -> LmEvaluator<'_> {
+        let sets = data
+            .sets
+            .iter()
+            .filter_map(|(n, s)| match s {
+                Examples::Windows(w) => Some((n.clone(), w)),
+                Examples::Classes(_) => None,
+            })
+            .collect();
+        LmEvaluator { sets, batch_size: data.config.batch_size }
+    }
+}
+
+impl Evaluator for LmEvaluator<'_> {
+    fn metric_names(&self) -> Vec<String> {
+        self.sets.iter().flat_map(|(n, _)| [format!("{n}_loss"), format!("{n}_accuracy")]).collect()
+    }
+
+    fn evaluate(&self, model: &mut dyn Module) -> Vec<f64> {
+        self.sets
+            .iter()
+            .flat_map(|(_, w)| {
+                let r = nn::evaluate_lm(&mut *model, w, self.batch_size.max(1));
+                [r.loss, r.accuracy]
+            })
+            .collect()
+    }
+}
+
+/// The evaluator of `data`'s sets: [`LmEvaluator`] for text windows,
+/// [`ClassifierEvaluator`] otherwise.
+pub fn for_data(data: &ModelData) -> Box<dyn Evaluator + '_> {
+    if data.is_language() {
+        Box::new(LmEvaluator::new(data))
+    } else {
+        Box::new(ClassifierEvaluator::new(data))
     }
 }

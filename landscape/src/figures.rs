@@ -165,7 +165,12 @@ pub fn draw(r: &Results, req: &FigureRequest) -> Result<RgbImage> {
     let model = &r.plan.model;
     let (x_label, y_label) = axis_labels(r);
     let metric = req.metric.clone().unwrap_or_else(|| r.loss_metric());
-    let pretty = metric.replace('_', " ");
+    // A language model's losses are mean cross-entropies per character.
+    let loss_label = if r.plan.seq_len.is_some() { "loss (nats/char)" } else { "loss" };
+    let pretty = match metric.strip_suffix("_loss") {
+        Some(split) if r.plan.seq_len.is_some() => format!("{split} {loss_label}"),
+        _ => metric.replace('_', " "),
+    };
     let mut opts = FigureOptions::new("", &x_label, "y").with_size(req.size.0, req.size.1).with_z_label(&pretty);
     if req.log {
         opts.z_scale = ZScale::Log;
@@ -193,10 +198,10 @@ pub fn draw(r: &Results, req: &FigureRequest) -> Result<RgbImage> {
                 }
             }
             opts.title = format!("{model}: loss and accuracy along {}", if line { "the line" } else { "a random direction" });
-            opts.y_label = "loss".into();
+            opts.y_label = loss_label.into();
             opts.right_range = Some((0.0, 100.0));
             opts.vlines = if line { vec![(0.0, "from".into()), (1.0, "to".into())] } else { vec![(0.0, "center".into())] };
-            render::line_plot(&opts, &left, "loss", &right, "accuracy (%)", req.log)
+            render::line_plot(&opts, &left, loss_label, &right, "accuracy (%)", req.log)
         }
         FigureKind::Contour | FigureKind::Filled | FigureKind::Heatmap | FigureKind::Surface3d => {
             let g = r.grid(&metric)?;

@@ -9,9 +9,10 @@
 //! data subset (the average of per-batch HVPs weighted by batch size), with
 //! the model in eval mode.
 
+use crate::examples::{batch_loss, Examples, LossBatches};
 use crate::linalg::symmetric_eigen;
 use autodiff::Tensor;
-use datasets::{ClassificationSet, DataLoader};
+use datasets::ClassificationSet;
 use nn::{Module, ModuleExt};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -295,8 +296,7 @@ impl Density {
 pub struct ModelHessian<'a> {
     model: &'a mut dyn Module,
     params: Vec<Tensor>,
-    batches: Vec<(Tensor, Vec<usize>)>,
-    total: usize,
+    data: LossBatches,
     /// Number of Hessian-vector products computed.
     pub products: usize,
 }
@@ -305,11 +305,21 @@ impl<'a> ModelHessian<'a> {
     /// The Hessian at the model's current parameters over `set`, evaluated
     /// in batches of `batch_size`.
     pub fn new(model: &'a mut dyn Module, set: &ClassificationSet, batch_size: usize) -> crate::Result<ModelHessian<'a>> {
-        let loader = DataLoader::new(set, batch_size).map_err(|e| crate::LandscapeError::Invalid(e.to_string()))?;
-        let batches: Vec<(Tensor, Vec<usize>)> = loader.epoch(0).map(|b| (Tensor::from_vec(b.inputs, &b.shape), b.targets)).collect();
+        Ok(ModelHessian::over(model, LossBatches::classification(set, batch_size)?))
+    }
+
+    /// The Hessian at the model's current parameters over `examples`
+    /// (classification examples, or language-model windows: then the mean
+    /// cross-entropy per character, per-batch products weighted by tokens).
+    pub fn on(model: &'a mut dyn Module, examples: &Examples, batch_size: usize) -> crate::Result<ModelHessian<'a>> {
+        Ok(ModelHessian::over(model, examples.loss_batches(batch_size)?))
+    }
+
+    /// The Hessian of the mean loss over `data`.
+    pub fn over(model: &'a mut dyn Module, data: LossBatches) -> ModelHessian<'a> {
         model.set_training(false);
         let params = model.parameters();
-        Ok(ModelHessian { model, params, batches, total: set.len(), products: 0 })
+        ModelHessian { model, params, data, products: 0 }
     }
 
     /// The parameters, in state order (the layout of the flat vectors).
@@ -339,13 +349,13 @@ impl Operator for ModelHessian<'_> {
     fn apply(&mut self, v: &[f64]) -> Vec<f64> {
         let vt = self.unflatten(v);
         let mut out = vec![0.0f64; v.len()];
-        for (x, y) in &self.batches {
-            let weight = y.len() as f64 / self.total as f64;
+        for (x, y) in &self.data.batches {
+            let weight = self.data.weight(y);
             let model = &mut *self.model;
             let (_, hv) = autodiff::hvp(
                 |p| {
                     model.set_parameters(p);
-                    model.forward(x).cross_entropy(y)
+                    batch_loss(model, x, y)
                 },
                 &self.params,
                 &vt,

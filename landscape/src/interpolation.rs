@@ -4,7 +4,6 @@
 
 use crate::direction::Direction;
 use crate::error::{LandscapeError, Result};
-use crate::evaluator::ClassifierEvaluator;
 use crate::figures;
 use crate::fingerprint::state_fingerprint;
 use crate::model_data::{EvalConfig, ModelData};
@@ -57,9 +56,9 @@ pub fn run(req: &InterpolationRequest, progress: &dyn Progress) -> Result<Interp
     let from = data.load_state(&req.from, "from")?;
     let to = data.load_state(&req.to, "to")?;
     let d = Direction::between(&from, &to).map_err(|e| LandscapeError::config("to", format!("{}: {e}", req.to.display())))?;
-    let evaluator = ClassifierEvaluator::new(&data);
+    let evaluator = data.evaluator();
     let run = SurfaceRun {
-        job: SurfaceJob { center: &from, x_dir: &d, y_dir: None, x: req.range, y: None, evaluator: &evaluator, shard: None },
+        job: SurfaceJob { center: &from, x_dir: &d, y_dir: None, x: req.range, y: None, evaluator: &*evaluator, shard: None },
         plan: Plan::new(&req.eval, req.range, None, Around::Line { from: state_fingerprint(&from), to: state_fingerprint(&to) }),
         results: req.out.join("surface.jsonl"),
         resume: req.resume,

@@ -1,10 +1,16 @@
-//! A zoo model with the classification data it is evaluated on: the
-//! configuration every landscape tool starts from (model, data set, split,
-//! subset, batch size), validated into errors that name the field, and
-//! loaded into models, checkpoint states and evaluation sets.
+//! A zoo model with the data it is evaluated on: the configuration every
+//! landscape tool starts from (model, data set, split, subset, batch size,
+//! window length), validated into errors that name the field, and loaded
+//! into models, checkpoint states and evaluation sets.
+//!
+//! A classification data set gives labelled examples; a text corpus
+//! (`shakespeare`, `text:FILE`) with `char-lstm` gives fixed windows of
+//! `seq_len` characters ([`datasets::LmWindows`]): `test` is the held-out
+//! text, `train` the training text, and the limit counts windows.
 
 use crate::error::{at_least, LandscapeError, Result};
-use datasets::{ClassificationData, ClassificationSet, DataSpec};
+use crate::examples::Examples;
+use datasets::{ClassificationData, DataSpec, LmWindows, TextData, TextSplit};
 use nn::zoo::{self, InputKind, ModelConfig};
 use nn::{checkpoint, Kind, Module, ModuleExt, Named};
 use std::path::{Path, PathBuf};
@@ -54,19 +60,23 @@ pub struct EvalConfig {
     pub split: Split,
     /// Only the first `limit` examples of each split (all when `None`).
     pub limit: Option<usize>,
-    /// Examples per forward pass.
+    /// Examples (or windows) per forward pass.
     pub batch_size: usize,
+    /// Characters per window of a text corpus (unused for classification data).
+    pub seq_len: usize,
 }
 
 impl EvalConfig {
-    /// `model` on the first `limit` test examples of `data`, 500 at a time.
+    /// `model` on the first `limit` test examples of `data`, 500 at a time
+    /// (windows of 64 characters for a text corpus).
     pub fn new(model: &str, data: &str, limit: Option<usize>) -> EvalConfig {
-        EvalConfig { model: model.into(), data: data.into(), split: Split::Test, limit, batch_size: 500 }
+        EvalConfig { model: model.into(), data: data.into(), split: Split::Test, limit, batch_size: 500, seq_len: 64 }
     }
 
     /// Checks the numbers; errors name the field.
     pub fn validate(&self) -> Result<()> {
         at_least("batch_size", self.batch_size, 1)?;
+        at_least("seq_len", self.seq_len, 1)?;
         self.limit.map_or(Ok(()), |n| at_least("limit", n, 1))
     }
 }
@@ -128,29 +138,80 @@ pub struct ModelData {
     /// The zoo configuration derived from the data.
     pub model_config: ModelConfig,
     /// Evaluation sets by name (`train`, `test`), in metric order.
-    pub sets: Vec<(String, ClassificationSet)>,
+    pub sets: Vec<(String, Examples)>,
+}
+
+/// The splits `split` names, in metric order.
+fn split_names(split: Split) -> Vec<Split> {
+    match split {
+        Split::Both => vec![Split::Train, Split::Test],
+        s => vec![s],
+    }
+}
+
+/// Loads the text corpus `spec` for the language model `model` (errors name
+/// `model` for an image model, `data` for anything else); the model
+/// configuration's vocabulary is the corpus's, as `llv train` builds it.
+fn load_text(model: &str, spec: &DataSpec, data_spec: &str) -> Result<(TextData, ModelConfig)> {
+    match zoo::input_kind(model) {
+        None => return Err(unknown_model(model)),
+        Some(InputKind::Image) => {
+            return Err(LandscapeError::config(
+                "model",
+                format!("{model}: an image model; it cannot run on the text corpus {data_spec} (use --model char-lstm)"),
+            ))
+        }
+        Some(InputKind::Tokens) => {}
+    }
+    let data = spec.load().map_err(|e| LandscapeError::config("data", format!("{spec}: {e}")))?;
+    let text = data.as_text().expect("a text spec loads text").clone();
+    let cfg = ModelConfig { vocab: text.vocab.len(), ..ModelConfig::default() };
+    Ok((text, cfg))
 }
 
 impl ModelData {
     /// Validates `config`, loads the data and checks the model fits it.
     pub fn load(config: &EvalConfig) -> Result<ModelData> {
         config.validate()?;
-        let (data, model_config) = load_classification(&config.data)?;
-        check_model_fits(&config.model, &data, &config.data)?;
-        let limit = |s: &ClassificationSet| match config.limit {
-            Some(n) => s.first(n),
-            None => s.clone(),
-        };
-        let sets = match config.split {
-            Split::Train => vec![("train".to_string(), limit(&data.train))],
-            Split::Test => vec![("test".to_string(), limit(&data.test))],
-            Split::Both => vec![("train".to_string(), limit(&data.train)), ("test".to_string(), limit(&data.test))],
+        let parsed = DataSpec::parse(&config.data).map_err(|e| LandscapeError::config("data", e.to_string()))?;
+        let (sets, model_config) = if parsed.is_text() {
+            let (text, model_config) = load_text(&config.model, &parsed, &config.data)?;
+            let mut sets = Vec::new();
+            for s in split_names(config.split) {
+                let split = if s == Split::Train { TextSplit::Train } else { TextSplit::Valid };
+                let w = LmWindows::from_text(&text, split, config.seq_len, config.limit)
+                    .map_err(|e| LandscapeError::config("data", format!("{e} (windows of seq_len {})", config.seq_len)))?;
+                sets.push((s.as_str().to_string(), Examples::Windows(w)));
+            }
+            (sets, model_config)
+        } else {
+            let (data, model_config) = load_classification(&config.data)?;
+            check_model_fits(&config.model, &data, &config.data)?;
+            let limit = |s: &datasets::ClassificationSet| match config.limit {
+                Some(n) => Examples::Classes(s.first(n)),
+                None => Examples::Classes(s.clone()),
+            };
+            let sets = split_names(config.split)
+                .into_iter()
+                .map(|s| (s.as_str().to_string(), limit(if s == Split::Train { &data.train } else { &data.test })))
+                .collect();
+            (sets, model_config)
         };
         if let Some((name, _)) = sets.iter().find(|(_, s)| s.is_empty()) {
             return Err(LandscapeError::config("data", format!("{}: the {name} split is empty", config.data)));
         }
         zoo::build(&config.model, &model_config, 0).map_err(|e| LandscapeError::config("model", e.to_string()))?;
         Ok(ModelData { config: config.clone(), model_config, sets })
+    }
+
+    /// Whether the sets are language-model windows.
+    pub fn is_language(&self) -> bool {
+        matches!(self.sets.first(), Some((_, Examples::Windows(_))))
+    }
+
+    /// The evaluator of the sets (loss per character for a language model).
+    pub fn evaluator(&self) -> Box<dyn crate::Evaluator + '_> {
+        crate::evaluator::for_data(self)
     }
 
     /// A fresh model (its weights are overwritten before use).
@@ -184,8 +245,8 @@ pub struct Probe {
     pub model: Box<dyn Module>,
     /// The checkpoint's state.
     pub state: Vec<Named>,
-    /// The subset.
-    pub set: ClassificationSet,
+    /// The subset (examples, or windows of a text split).
+    pub set: Examples,
     /// The configuration.
     pub config: ProbeConfig,
 }
@@ -222,16 +283,44 @@ impl Probe {
     /// fingerprint, data, split, subset, batch size and parameter count.
     pub fn describe(&self) -> serde_json::Value {
         let e = &self.config.eval;
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "model": e.model, "weights": self.config.weights.display().to_string(),
             "weights_fingerprint": crate::fingerprint::state_fingerprint(&self.state),
             "data": e.data, "split": e.split.as_str(), "limit": e.limit, "examples": self.set.len(), "batch_size": e.batch_size,
             "parameters": self.parameters(),
-        })
+        });
+        if let Examples::Windows(w) = &self.set {
+            v["seq_len"] = w.seq_len.into();
+            v["tokens"] = w.tokens().into();
+        }
+        v
     }
 
     /// Loss and accuracy of the checkpoint on the subset.
-    pub fn evaluate(&mut self) -> nn::eval::EvalResult {
-        nn::eval::evaluate(&mut *self.model, &self.set, self.config.eval.batch_size)
+    pub fn evaluate(&mut self) -> ProbeEval {
+        let b = self.config.eval.batch_size;
+        match &self.set {
+            Examples::Classes(s) => ProbeEval::Classifier(nn::eval::evaluate(&mut *self.model, s, b)),
+            Examples::Windows(w) => ProbeEval::Language(nn::evaluate_lm(&mut *self.model, w, b)),
+        }
+    }
+}
+
+/// A probe's evaluation: a classifier's, or a language model's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ProbeEval {
+    /// Mean cross-entropy per example and accuracy.
+    Classifier(nn::EvalResult),
+    /// Mean cross-entropy per character, accuracy, perplexity, windows, tokens.
+    Language(nn::LmEvalResult),
+}
+
+impl ProbeEval {
+    /// The mean loss (per example, or nats per character).
+    pub fn loss(&self) -> f64 {
+        match self {
+            ProbeEval::Classifier(r) => r.loss,
+            ProbeEval::Language(r) => r.loss,
+        }
     }
 }

@@ -20,6 +20,8 @@ pub struct Plan {
     pub split: Split,
     /// Only the first `limit` examples of each split.
     pub limit: Option<usize>,
+    /// Characters per window, for a language model on a text corpus.
+    pub seq_len: Option<usize>,
     /// The x grid.
     pub x: Range,
     /// The y grid of a plane.
@@ -109,7 +111,9 @@ pub struct PathPoint {
 impl Plan {
     /// The plan of a grid `x` (× `y`) around `around`, evaluated as `eval` says.
     pub fn new(eval: &EvalConfig, x: Range, y: Option<Range>, around: Around) -> Plan {
-        Plan { model: eval.model.clone(), data: eval.data.clone(), split: eval.split, limit: eval.limit, x, y, around }
+        let text = datasets::DataSpec::parse(&eval.data).is_ok_and(|d| d.is_text());
+        let seq_len = text.then_some(eval.seq_len);
+        Plan { model: eval.model.clone(), data: eval.data.clone(), split: eval.split, limit: eval.limit, seq_len, x, y, around }
     }
 
     /// The plan's `kind`: `surface1d`, `surface2d`, `interpolation` or `trajectory`.
@@ -159,6 +163,9 @@ impl Plan {
         put("data", json!(self.data));
         put("split", json!(self.split.as_str()));
         put("limit", json!(self.limit));
+        if let Some(l) = self.seq_len {
+            put("seq_len", json!(l));
+        }
         put("x", json!(self.x.to_string()));
         match &self.around {
             Around::Slice(s) => {
@@ -207,6 +214,10 @@ impl Plan {
         let limit = match &v["limit"] {
             Value::Null => None,
             l => Some(l.as_u64().ok_or_else(|| LandscapeError::config("limit", "not a whole number"))? as usize),
+        };
+        let seq_len = match &v["seq_len"] {
+            Value::Null => None,
+            l => Some(l.as_u64().ok_or_else(|| LandscapeError::config("seq_len", "not a whole number"))? as usize),
         };
         let y = match &v["y"] {
             Value::Null => None,
@@ -288,7 +299,7 @@ impl Plan {
                 ))
             }
         };
-        let plan = Plan { model: text("model")?, data: text("data")?, split, limit, x: parsed("x", text("x")?)?, y, around };
+        let plan = Plan { model: text("model")?, data: text("data")?, split, limit, seq_len, x: parsed("x", text("x")?)?, y, around };
         plan.validate()?;
         Ok(plan)
     }
@@ -314,6 +325,7 @@ pub(crate) mod tests {
             data: "mnist".into(),
             split: Split::Test,
             limit: Some(100),
+            seq_len: None,
             x: "-1:1:5".parse().unwrap(),
             y: Some("-0.5:0.5:3".parse().unwrap()),
             around: Around::Slice(Slice {

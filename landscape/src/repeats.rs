@@ -6,7 +6,6 @@
 
 use crate::directions_file::DirectionsFile;
 use crate::error::{LandscapeError, Result};
-use crate::evaluator::ClassifierEvaluator;
 use crate::export::write_atomic;
 use crate::figures::save_png;
 use crate::fingerprint::state_fingerprint;
@@ -71,7 +70,7 @@ pub fn spreads(runs: &[Results], n: usize) -> Vec<(String, Vec<Spread>)> {
 /// Runs the `req.repeats` slices of a request around `center` and writes
 /// their statistics and figure into `req.out`.
 pub fn run(req: &SurfaceRequest, data: &ModelData, center: &[Named], progress: &dyn Progress) -> Result<RepeatsOutcome> {
-    let evaluator = ClassifierEvaluator::new(data);
+    let evaluator = data.evaluator();
     let mut all = Vec::new();
     for k in 0..req.repeats {
         let out = req.out.join(format!("repeat-{k:02}"));
@@ -86,7 +85,7 @@ pub fn run(req: &SurfaceRequest, data: &ModelData, center: &[Named], progress: &
             d
         };
         let run = SurfaceRun {
-            job: SurfaceJob { center, x_dir: &dirs.x, y_dir: None, x: req.x, y: None, evaluator: &evaluator, shard: None },
+            job: SurfaceJob { center, x_dir: &dirs.x, y_dir: None, x: req.x, y: None, evaluator: &*evaluator, shard: None },
             plan: Plan::new(
                 &req.eval,
                 req.x,

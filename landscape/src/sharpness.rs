@@ -82,8 +82,9 @@
 //! estimated.
 
 use crate::direction::Direction;
+use crate::examples::{batch_loss, batch_losses, Examples, LossBatches};
 use autodiff::Tensor;
-use datasets::{ClassificationSet, DataLoader};
+use datasets::ClassificationSet;
 use nn::{Kind, Module, ModuleExt, Named};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -105,8 +106,7 @@ pub trait LossFunction {
 pub struct ModelLoss<'a> {
     model: &'a mut dyn Module,
     params: Vec<Tensor>,
-    batches: Vec<(Tensor, Vec<usize>)>,
-    total: usize,
+    data: LossBatches,
     /// Number of loss evaluations (forward passes over the subset).
     pub evaluations: usize,
     /// Number of gradient evaluations (forward + backward over the subset).
@@ -116,14 +116,19 @@ pub struct ModelLoss<'a> {
 impl<'a> ModelLoss<'a> {
     /// The loss of `model` over `set`, in batches of `batch_size`.
     pub fn new(model: &'a mut dyn Module, set: &ClassificationSet, batch_size: usize) -> crate::Result<ModelLoss<'a>> {
-        if set.is_empty() {
-            return Err(crate::LandscapeError::Invalid("the data subset is empty".into()));
-        }
-        let loader = DataLoader::new(set, batch_size).map_err(|e| crate::LandscapeError::Invalid(e.to_string()))?;
-        let batches: Vec<(Tensor, Vec<usize>)> = loader.epoch(0).map(|b| (Tensor::from_vec(b.inputs, &b.shape), b.targets)).collect();
+        Ok(ModelLoss::over(model, LossBatches::classification(set, batch_size)?))
+    }
+
+    /// The loss of `model` over `examples` (per character for windows).
+    pub fn on(model: &'a mut dyn Module, examples: &Examples, batch_size: usize) -> crate::Result<ModelLoss<'a>> {
+        Ok(ModelLoss::over(model, examples.loss_batches(batch_size)?))
+    }
+
+    /// The mean loss over `data`.
+    pub fn over(model: &'a mut dyn Module, data: LossBatches) -> ModelLoss<'a> {
         model.set_training(false);
         let params = model.parameters();
-        Ok(ModelLoss { model, params, batches, total: set.len(), evaluations: 0, gradients: 0 })
+        ModelLoss { model, params, data, evaluations: 0, gradients: 0 }
     }
 
     /// The current parameters, flattened (state order).
@@ -162,12 +167,12 @@ impl LossFunction for ModelLoss<'_> {
         self.model.set_parameters(&p);
         let _guard = autodiff::no_grad();
         let mut sum = 0.0;
-        for (x, y) in &self.batches {
-            let per = self.model.forward(x).cross_entropy_per_example(y);
+        for (x, y) in &self.data.batches {
+            let per = batch_losses(&mut *self.model, x, y);
             sum += per.data().iter().map(|&v| v as f64).sum::<f64>();
         }
         self.evaluations += 1;
-        sum / self.total as f64
+        sum / self.data.total as f64
     }
 
     fn loss_grad(&mut self, w: &[f64]) -> (f64, Vec<f64>) {
@@ -176,9 +181,9 @@ impl LossFunction for ModelLoss<'_> {
         let leaves: Vec<Tensor> = p.iter().map(|t| t.requires_grad_()).collect();
         self.model.set_parameters(&leaves);
         let (mut loss, mut grad) = (0.0, vec![0.0f64; w.len()]);
-        for (x, y) in &self.batches {
-            let weight = y.len() as f64 / self.total as f64;
-            let l = self.model.forward(x).cross_entropy(y);
+        for (x, y) in &self.data.batches {
+            let weight = self.data.weight(y);
+            let l = batch_loss(&mut *self.model, x, y);
             loss += weight * l.item() as f64;
             let g = autodiff::grad(std::slice::from_ref(&l), &leaves, false);
             let mut at = 0;

@@ -135,7 +135,7 @@ pub fn run(req: &SharpnessRequest, progress: &dyn Progress) -> Result<SharpnessO
     let state = p.state.clone();
     let mut plan = p.describe();
     plan["seed"] = json!(req.seed);
-    let mut f = ModelLoss::new(&mut *p.model, &p.set, req.probe.eval.batch_size)?;
+    let mut f = ModelLoss::on(&mut *p.model, &p.set, req.probe.eval.batch_size)?;
     let w = f.point();
     progress.start(req.metrics.iter().map(SharpnessMetric::evaluations).sum(), "loss evaluations");
     let mut result = Map::new();

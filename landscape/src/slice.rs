@@ -8,7 +8,6 @@
 use crate::direction::{Direction, DirectionOptions};
 use crate::directions_file::DirectionsFile;
 use crate::error::{at_least, LandscapeError, Result};
-use crate::evaluator::ClassifierEvaluator;
 use crate::fingerprint::state_fingerprint;
 use crate::hessian::{canonical_sign, top_eigen_lanczos, ModelHessian, Operator};
 use crate::model_data::{EvalConfig, ModelData};
@@ -177,7 +176,7 @@ pub fn run(req: &SurfaceRequest, progress: &dyn Progress) -> Result<SurfaceOutco
         DirectionsChoice::Hessian => DirectionSource::Hessian,
         _ => DirectionSource::Normalized(req.options.norm),
     };
-    let evaluator = ClassifierEvaluator::new(&data);
+    let evaluator = data.evaluator();
     let run = SurfaceRun {
         job: SurfaceJob {
             center: &center,
@@ -185,7 +184,7 @@ pub fn run(req: &SurfaceRequest, progress: &dyn Progress) -> Result<SurfaceOutco
             y_dir: dirs.y.as_ref(),
             x: req.x,
             y: req.y,
-            evaluator: &evaluator,
+            evaluator: &*evaluator,
             shard: req.shard,
         },
         plan: Plan::new(
@@ -217,7 +216,7 @@ fn hessian_directions(data: &ModelData, center: &[Named], two_d: bool, seed: u64
     let mut model = data.build();
     model.set_state(&center.iter().map(|n| n.tensor.clone()).collect::<Vec<_>>());
     let set = &data.sets[0].1;
-    let mut op = ModelHessian::new(&mut *model, set, 500)?;
+    let mut op = ModelHessian::on(&mut *model, set, 500)?;
     let k = if two_d { 2 } else { 1 };
     let steps = 30.min(op.dim());
     progress.note(&format!("computing the top {k} Hessian eigenvector(s) on {} examples ({steps} Lanczos steps)", set.len()));

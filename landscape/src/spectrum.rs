@@ -171,7 +171,7 @@ pub fn run(req: &SpectrumRequest, progress: &dyn Progress) -> Result<SpectrumOut
     let model_name = req.probe.eval.model.clone();
     let examples = p.set.len();
     let batch = req.probe.eval.batch_size;
-    let mut op = ModelHessian::new(&mut *p.model, &p.set, batch)?;
+    let mut op = ModelHessian::on(&mut *p.model, &p.set, batch)?;
     let dim = op.dim();
     if req.top_k > dim {
         return Err(LandscapeError::config("top_k", format!("{}: the model has only {dim} parameters", req.top_k)));
@@ -298,7 +298,7 @@ pub fn run(req: &SpectrumRequest, progress: &dyn Progress) -> Result<SpectrumOut
         written.extend([csv, png]);
     }
 
-    let loss = p.evaluate().loss;
+    let loss = p.evaluate().loss();
     result.insert("loss".into(), json!(loss));
     result.insert("hvp_count".into(), json!(products));
     let seconds = started.elapsed().as_secs_f64();

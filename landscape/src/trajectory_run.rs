@@ -8,7 +8,6 @@
 use crate::direction::Ignore;
 use crate::directions_file::DirectionsFile;
 use crate::error::{at_least, LandscapeError, Result};
-use crate::evaluator::ClassifierEvaluator;
 use crate::figures::{self, FigureKind, FigureRequest};
 use crate::fingerprint::state_fingerprint;
 use crate::model_data::{EvalConfig, ModelData};
@@ -117,14 +116,14 @@ pub fn run(req: &TrajectoryRequest, progress: &dyn Progress) -> Result<Trajector
         .zip(states.iter().zip(&plane.projections))
         .map(|((epoch, _), (state, &(x, y)))| {
             model.set_state(&state.iter().map(|n| n.tensor.clone()).collect::<Vec<_>>());
-            let loss = nn::evaluate(&mut *model, &data.sets[0].1, req.eval.batch_size).loss;
+            let loss = data.sets[0].1.evaluate(&mut *model, req.eval.batch_size).0;
             PathPoint { epoch: *epoch, x, y, loss, label: format!("ep {epoch}: {loss:.3}") }
         })
         .collect();
     let (xr, yr) = window(&plane.projections, req.grid);
     let dirs = DirectionsFile { x: plane.directions[0].clone(), y: Some(plane.directions[1].clone()) };
     dirs.save(&req.out.join("directions.safetensors"))?;
-    let evaluator = ClassifierEvaluator::new(&data);
+    let evaluator = data.evaluator();
     let run = SurfaceRun {
         job: SurfaceJob {
             center: &final_state,
@@ -132,7 +131,7 @@ pub fn run(req: &TrajectoryRequest, progress: &dyn Progress) -> Result<Trajector
             y_dir: dirs.y.as_ref(),
             x: xr,
             y: Some(yr),
-            evaluator: &evaluator,
+            evaluator: &*evaluator,
             shard: None,
         },
         plan: Plan::new(

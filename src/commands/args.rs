@@ -34,18 +34,21 @@ pub struct ModelDataArgs {
     /// Zoo model (see `llv models`).
     #[arg(long)]
     pub model: String,
-    /// Data set (see `llv data --help`): mnist, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, spirals[:...], blobs[:...].
+    /// Data set (see `llv data --help`): mnist, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, spirals[:...], blobs[:...]; for char-lstm shakespeare[:val=F] or text:FILE.
     #[arg(long, default_value = "mnist")]
     pub data: String,
     /// Which split: train, test, or both (both: surface, interpolate, trajectory) [default: test; hessian, sharpness: train].
     #[arg(long, value_enum)]
     pub split: Option<SplitArg>,
-    /// Only the first N examples of each split [default: all; hessian, sharpness: 1000].
+    /// Only the first N examples (windows, for a text corpus) of each split [default: all; hessian, sharpness: 1000].
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Examples per forward pass (memory vs. speed; results do not depend on it beyond float rounding).
     #[arg(long, value_name = "B", default_value_t = 500)]
     pub batch_size: usize,
+    /// Characters per window of a text corpus (consecutive windows, each from a zero state; as `llv train`).
+    #[arg(long, value_name = "L", default_value_t = 64)]
+    pub seq_len: usize,
 }
 
 impl ModelDataArgs {
@@ -57,6 +60,7 @@ impl ModelDataArgs {
             split: self.split.map_or(default_split, Split::from),
             limit: self.limit.or(default_limit),
             batch_size: self.batch_size,
+            seq_len: self.seq_len,
         }
     }
 }
