@@ -444,7 +444,8 @@ pub fn run(mut args: TrainArgs) -> Result<(), CliError> {
     let out = args.out.clone().ok_or_else(|| CliError::new("--out is required"))?;
     let mut start_epoch = 1;
     // A resumed run locks its folder before touching anything in it.
-    let resumed_lock = if args.resume { Some(out_dir::open(&out, true, false)?) } else { None };
+    // (A missing folder is reported below, as a missing config.json.)
+    let resumed_lock = if args.resume && out.is_dir() { Some(out_dir::open(&out, true, false)?) } else { None };
     if args.resume {
         let cfg_path = out.join("config.json");
         let text = fs::read_to_string(&cfg_path).map_err(|e| CliError::new(format!("--resume: {}: {e}", cfg_path.display())))?;
