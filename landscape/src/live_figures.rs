@@ -107,6 +107,47 @@ impl LiveFigures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::tests::slice_plan;
+    use crate::results::ResultsWriter;
+
+    #[test]
+    fn redraws_when_a_level_completes_and_leaves_the_last_to_the_run() {
+        let dir = std::env::temp_dir().join(format!("llv-live-figures-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("surface.jsonl");
+        let plan = slice_plan(); // a 5×3 grid
+        let w = ResultsWriter::create(&path, &plan, &["test_loss".to_string()]).unwrap();
+        let redraw = Redraw { every: PlotEvery::Level, out: dir.clone(), size: (300, 200) };
+        let live = LiveFigures::new(redraw, path.clone(), (5, 3), &BTreeSet::new());
+        let order = GridOrder::new(5, 3);
+        let contour = dir.join("contour.png");
+        for (k, &i) in order.order.iter().enumerate() {
+            w.append(i, 0.0, 0.0, &[i as f64]).unwrap();
+            live.point_done(i).unwrap();
+            match k + 1 {
+                3 => assert!(!contour.exists(), "drawn before the corners were complete"),
+                4 => {
+                    assert!(contour.exists(), "not drawn when the corners completed");
+                    std::fs::remove_file(&contour).unwrap();
+                }
+                n if n < order.ends[1] => assert!(!contour.exists(), "redrawn without a finer level"),
+                _ => {}
+            }
+        }
+        // 3×3 completed at ends[1]; the whole grid (the last level) is not drawn here.
+        assert!(contour.exists());
+        std::fs::remove_file(&contour).unwrap();
+        // Every 60 minutes: the corners complete at once, but the time has not passed.
+        let hourly = LiveFigures::new(
+            Redraw { every: PlotEvery::Minutes(60.0), out: dir.clone(), size: (300, 200) },
+            path,
+            (5, 3),
+            &BTreeSet::new(),
+        );
+        order.order[..4].iter().for_each(|&i| hourly.point_done(i).unwrap());
+        assert!(!contour.exists());
+    }
 
     #[test]
     fn plot_every_parses() {
