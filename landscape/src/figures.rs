@@ -4,10 +4,43 @@
 
 use crate::error::{LandscapeError, Result};
 use crate::export;
+use crate::grid_order::{axis_levels, GridOrder};
 use crate::plan::{Around, DirectionSource};
 use crate::render::{self, FigureOptions, Grid2, RgbImage, Series, ZScale};
 use crate::results::Results;
 use std::path::{Path, PathBuf};
+
+/// The part of a grid a figure draws: the finest complete level of the
+/// coarse-to-fine order ([`crate::grid_order`]) among the points present,
+/// the whole grid once every point is there. Judged by the set of points,
+/// so it works for any order, resumed, sharded or merged file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrawnLevel {
+    /// Indices of the x values drawn.
+    pub xs: Vec<usize>,
+    /// Indices of the y values drawn (`[0]` for a line).
+    pub ys: Vec<usize>,
+    /// Points of the whole grid per axis.
+    pub grid: (usize, usize),
+}
+
+impl DrawnLevel {
+    /// Whether this is the whole grid.
+    pub fn is_complete(&self) -> bool {
+        (self.xs.len(), self.ys.len()) == self.grid
+    }
+
+    /// What part of the grid is drawn, e.g. `9×9 of 41×41 (81 of 1681
+    /// points)` (`9 of 51 points` for a line).
+    pub fn describe(&self) -> String {
+        let ((nx, ny), (lx, ly)) = (self.grid, (self.xs.len(), self.ys.len()));
+        if ny == 1 {
+            format!("{lx} of {nx} points")
+        } else {
+            format!("{lx}×{ly} of {nx}×{ny} ({} of {} points)", lx * ly, nx * ny)
+        }
+    }
+}
 
 /// Which figure to draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +145,34 @@ impl Results {
         Ok(Grid2 { x, y, z })
     }
 
+    /// The finest complete level of the grid ([`DrawnLevel`]); an error when
+    /// not even the coarsest level (the grid's corners) is complete.
+    pub fn drawn_level(&self) -> Result<DrawnLevel> {
+        let grid = (self.plan.x.num, self.plan.y.map_or(1, |y| y.num));
+        let order = GridOrder::new(grid.0, grid.1);
+        let (level, _) = order.finest_complete(|i| self.points.contains_key(&i)).ok_or_else(|| {
+            LandscapeError::Invalid(format!(
+                "nothing to draw yet: {} of {} points, and the coarsest level ({} points: the grid's corners) is not complete",
+                self.points.len(),
+                self.grid_len(),
+                order.ends[0]
+            ))
+        })?;
+        let (lx, ly) = (axis_levels(grid.0), axis_levels(grid.1));
+        Ok(DrawnLevel { xs: lx[level.min(lx.len() - 1)].clone(), ys: ly[level.min(ly.len() - 1)].clone(), grid })
+    }
+
+    /// A metric on a level's points (from [`Results::drawn_level`]); errors name the field `metric`.
+    pub fn level_grid(&self, metric: &str, level: &DrawnLevel) -> Result<Grid2> {
+        let full = self.grid(metric)?;
+        let nx = full.x.len();
+        Ok(Grid2 {
+            x: level.xs.iter().map(|&i| full.x[i]).collect(),
+            y: if full.y.is_empty() { Vec::new() } else { level.ys.iter().map(|&i| full.y[i]).collect() },
+            z: level.ys.iter().flat_map(|&iy| level.xs.iter().map(move |&ix| iy * nx + ix)).map(|i| full.z[i]).collect(),
+        })
+    }
+
     /// The first loss metric (`test_loss` or `train_loss`).
     pub fn loss_metric(&self) -> String {
         self.metrics.iter().find(|m| m.ends_with("_loss")).cloned().unwrap_or_else(|| self.metrics[0].clone())
@@ -157,9 +218,10 @@ fn axis_labels(r: &Results) -> (String, String) {
     }
 }
 
-/// Draws one figure of a results file. A kind that does not fit the grid
-/// (a line of a plane, a contour of a line, a trajectory without a path) is
-/// an error naming the field `kind`.
+/// Draws one figure of a results file: of an unfinished file, its finest
+/// complete level ([`Results::drawn_level`]), said in the title. A kind
+/// that does not fit the grid (a line of a plane, a contour of a line, a
+/// trajectory without a path) is an error naming the field `kind`.
 pub fn draw(r: &Results, req: &FigureRequest) -> Result<RgbImage> {
     check_size(req.size)?;
     let model = &r.plan.model;
@@ -183,30 +245,30 @@ pub fn draw(r: &Results, req: &FigureRequest) -> Result<RgbImage> {
         return Err(LandscapeError::config("kind", "line: this results file is 2-D; use contour, filled, heatmap or surface3d"));
     }
     let line = matches!(r.plan.around, Around::Line { .. });
+    let level = r.drawn_level()?;
+    let part = if level.is_complete() { String::new() } else { format!(" — {}", level.describe()) };
     let img = match kind {
         FigureKind::Line => {
-            let (x, _) = r.grid_axes();
-            let n = x.len();
             let mut left = Vec::new();
             let mut right = Vec::new();
             for m in &r.metrics {
-                let col = r.column(m, n).expect("metric listed");
+                let Grid2 { x, z: col, .. } = r.level_grid(m, &level)?;
                 if m.ends_with("_loss") {
                     left.push(Series::new(&m.replace('_', " "), x.clone(), col));
                 } else if m.ends_with("_accuracy") {
                     right.push(Series::new(&m.replace('_', " "), x.clone(), col.iter().map(|v| 100.0 * v).collect()));
                 }
             }
-            opts.title = format!("{model}: loss and accuracy along {}", if line { "the line" } else { "a random direction" });
+            opts.title = format!("{model}: loss and accuracy along {}{part}", if line { "the line" } else { "a random direction" });
             opts.y_label = loss_label.into();
             opts.right_range = Some((0.0, 100.0));
             opts.vlines = if line { vec![(0.0, "from".into()), (1.0, "to".into())] } else { vec![(0.0, "center".into())] };
             render::line_plot(&opts, &left, loss_label, &right, "accuracy (%)", req.log)
         }
         FigureKind::Contour | FigureKind::Filled | FigureKind::Heatmap | FigureKind::Surface3d => {
-            let g = r.grid(&metric)?;
+            let g = r.level_grid(&metric, &level)?;
             opts.y_label = y_label;
-            opts.title = format!("{model}: {pretty}");
+            opts.title = format!("{model}: {pretty}{part}");
             match kind {
                 FigureKind::Contour => render::contour_plot(&opts, &g, None, true, None),
                 FigureKind::Filled => render::filled_contour_plot(&opts, &g, None, None),
@@ -220,7 +282,7 @@ pub fn draw(r: &Results, req: &FigureRequest) -> Result<RgbImage> {
             }
         }
         FigureKind::Trajectory => {
-            let g = r.grid(&metric)?;
+            let g = r.level_grid(&metric, &level)?;
             let Around::Trajectory(plane) = &r.plan.around else {
                 return Err(LandscapeError::config(
                     "kind",
@@ -236,7 +298,7 @@ pub fn draw(r: &Results, req: &FigureRequest) -> Result<RgbImage> {
             let ev = plane.explained;
             opts.x_label = format!("PC 1 ({:.1}% of variance)", 100.0 * ev[0]);
             opts.y_label = format!("PC 2 ({:.1}% of variance)", 100.0 * ev[1]);
-            opts.title = format!("{model}: training path on the PCA plane");
+            opts.title = format!("{model}: training path on the PCA plane{part}");
             render::trajectory_plot(&opts, &g, &t)
         }
     };
@@ -249,24 +311,8 @@ pub fn draw(r: &Results, req: &FigureRequest) -> Result<RgbImage> {
 /// column `alpha`), one NPY per metric and, for planes, surface.vtk.
 /// Returns the files written.
 pub fn default_figures(r: &Results, out: &Path, size: (u32, u32)) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
+    let mut written = default_pngs(r, out, size)?;
     let two_d = r.is_2d();
-    let kinds: &[(FigureKind, &str)] = if two_d {
-        &[
-            (FigureKind::Contour, "contour.png"),
-            (FigureKind::Filled, "filled.png"),
-            (FigureKind::Heatmap, "heatmap.png"),
-            (FigureKind::Surface3d, "surface3d.png"),
-        ]
-    } else {
-        &[(FigureKind::Line, "line.png")]
-    };
-    for (kind, name) in kinds {
-        let img = draw(r, &FigureRequest::new(*kind, size))?;
-        let p = out.join(name);
-        save_png(&img, &p)?;
-        written.push(p);
-    }
     let interpolation = matches!(r.plan.around, Around::Line { .. });
     let csv = out.join(if interpolation { "interpolation.csv" } else { "surface.csv" });
     r.write_csv(&csv, if interpolation { "alpha" } else { "x" })?;
@@ -285,6 +331,29 @@ pub fn default_figures(r: &Results, out: &Path, size: (u32, u32)) -> Result<Vec<
         let p = out.join("surface.vtk");
         let f: Vec<(&str, &[f64])> = fields.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
         export::write_vtk(&p, &x, &y, &f)?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+/// Writes the default figures (PNGs only) of a results file into `out`,
+/// each of its finest complete level: what a run in progress redraws.
+pub fn default_pngs(r: &Results, out: &Path, size: (u32, u32)) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let kinds: &[(FigureKind, &str)] = if r.is_2d() {
+        &[
+            (FigureKind::Contour, "contour.png"),
+            (FigureKind::Filled, "filled.png"),
+            (FigureKind::Heatmap, "heatmap.png"),
+            (FigureKind::Surface3d, "surface3d.png"),
+        ]
+    } else {
+        &[(FigureKind::Line, "line.png")]
+    };
+    for (kind, name) in kinds {
+        let img = draw(r, &FigureRequest::new(*kind, size))?;
+        let p = out.join(name);
+        save_png(&img, &p)?;
         written.push(p);
     }
     Ok(written)

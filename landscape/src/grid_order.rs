@@ -14,6 +14,45 @@
 //! fixed by the grid's size alone. Flat indices are `iy·nx + ix`, as in
 //! [`crate::SurfaceJob::coords`].
 
+/// The order a grid's points are computed in (recorded in the plan as
+/// `"order"`; files from before it have none and were row-major).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PointOrder {
+    /// Flat index order: row by row, x fastest.
+    RowMajor,
+    /// Level by level ([`GridOrder`]): every level boundary leaves a complete coarser grid.
+    CoarseToFine,
+}
+
+impl PointOrder {
+    /// The name in a plan: `row-major` or `coarse-to-fine`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PointOrder::RowMajor => "row-major",
+            PointOrder::CoarseToFine => "coarse-to-fine",
+        }
+    }
+
+    /// Every flat index of an `nx × ny` grid in this order.
+    pub fn points(self, nx: usize, ny: usize) -> Vec<usize> {
+        match self {
+            PointOrder::RowMajor => (0..nx * ny).collect(),
+            PointOrder::CoarseToFine => GridOrder::new(nx, ny).order,
+        }
+    }
+}
+
+impl std::str::FromStr for PointOrder {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<PointOrder, String> {
+        match s {
+            "row-major" => Ok(PointOrder::RowMajor),
+            "coarse-to-fine" => Ok(PointOrder::CoarseToFine),
+            _ => Err(format!("{s:?}: expected row-major or coarse-to-fine")),
+        }
+    }
+}
+
 /// The indices of an axis of `n` points at each of its levels, coarsest first.
 pub fn axis_levels(n: usize) -> Vec<Vec<usize>> {
     if n <= 2 {
@@ -64,6 +103,17 @@ impl GridOrder {
             shapes.push((xs.len(), ys.len()));
         }
         GridOrder { order, ends, shapes }
+    }
+
+    /// The level each flat index first appears in.
+    pub fn level_of_points(&self) -> Vec<usize> {
+        let mut level = vec![0; self.order.len()];
+        let mut start = 0;
+        for (l, &end) in self.ends.iter().enumerate() {
+            self.order[start..end].iter().for_each(|&i| level[i] = l);
+            start = end;
+        }
+        level
     }
 
     /// Number of levels.
@@ -138,6 +188,20 @@ mod tests {
                 assert_eq!(g.finest_complete(|i| prefix.contains(&i)).map(|(l, _)| l), Some(l));
             }
         }
+    }
+
+    #[test]
+    fn point_orders_parse_and_list_every_point() {
+        for o in [PointOrder::RowMajor, PointOrder::CoarseToFine] {
+            assert_eq!(o.as_str().parse::<PointOrder>().unwrap(), o);
+            let mut p = o.points(7, 5);
+            p.sort_unstable();
+            assert_eq!(p, (0..35).collect::<Vec<_>>());
+        }
+        assert!("spiral".parse::<PointOrder>().is_err());
+        let g = GridOrder::new(9, 9);
+        let level = g.level_of_points();
+        assert_eq!((level[0], level[4], level[2], level[1]), (0, 1, 2, 3));
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub fn run(req: &InterpolationRequest, progress: &dyn Progress) -> Result<Interp
         plan: Plan::new(&req.eval, req.range, None, Around::Line { from: state_fingerprint(&from), to: state_fingerprint(&to) }),
         results: req.out.join("surface.jsonl"),
         resume: req.resume,
+        redraw: None,
     };
     let results = run.execute(&|| data.build(), progress)?;
     let written = figures::default_figures(&results, &req.out, req.size)?;

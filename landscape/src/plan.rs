@@ -5,6 +5,7 @@
 
 use crate::direction::{DirType, Ignore, Norm};
 use crate::error::{LandscapeError, Result};
+use crate::grid_order::PointOrder;
 use crate::model_data::{EvalConfig, Split};
 use crate::surface::{Range, Shard};
 use serde_json::{json, Map, Value};
@@ -28,6 +29,8 @@ pub struct Plan {
     pub y: Option<Range>,
     /// What the grid is around.
     pub around: Around,
+    /// The order points are computed in (and shards are cut by).
+    pub order: PointOrder,
 }
 
 /// The geometry of a results file's grid.
@@ -109,11 +112,13 @@ pub struct PathPoint {
 }
 
 impl Plan {
-    /// The plan of a grid `x` (× `y`) around `around`, evaluated as `eval` says.
+    /// The plan of a grid `x` (× `y`) around `around`, evaluated as `eval`
+    /// says, computed coarse to fine.
     pub fn new(eval: &EvalConfig, x: Range, y: Option<Range>, around: Around) -> Plan {
         let text = datasets::DataSpec::parse(&eval.data).is_ok_and(|d| d.is_text());
         let seq_len = text.then_some(eval.seq_len);
-        Plan { model: eval.model.clone(), data: eval.data.clone(), split: eval.split, limit: eval.limit, seq_len, x, y, around }
+        let order = PointOrder::CoarseToFine;
+        Plan { model: eval.model.clone(), data: eval.data.clone(), split: eval.split, limit: eval.limit, seq_len, x, y, around, order }
     }
 
     /// The plan's `kind`: `surface1d`, `surface2d`, `interpolation` or `trajectory`.
@@ -167,6 +172,9 @@ impl Plan {
             put("seq_len", json!(l));
         }
         put("x", json!(self.x.to_string()));
+        if self.order != PointOrder::RowMajor {
+            put("order", json!(self.order.as_str()));
+        }
         match &self.around {
             Around::Slice(s) => {
                 put("y", json!(self.y.map(|y| y.to_string())));
@@ -299,15 +307,22 @@ impl Plan {
                 ))
             }
         };
-        let plan = Plan { model: text("model")?, data: text("data")?, split, limit, seq_len, x: parsed("x", text("x")?)?, y, around };
+        let order = match &v["order"] {
+            Value::Null => PointOrder::RowMajor,
+            o => o.as_str().unwrap_or_default().parse().map_err(|e| LandscapeError::config("order", e))?,
+        };
+        let plan =
+            Plan { model: text("model")?, data: text("data")?, split, limit, seq_len, x: parsed("x", text("x")?)?, y, around, order };
         plan.validate()?;
         Ok(plan)
     }
 
-    /// The first field where two plans differ, as `field: a vs b`.
+    /// The first field where two plans differ, as `field: a vs b`. The
+    /// order is not compared: it changes which points come first, not what
+    /// each point holds (a resumed run keeps its file's order).
     pub fn difference(&self, other: &Plan) -> Option<String> {
         let (Value::Object(a), Value::Object(b)) = (self.to_json(), other.to_json()) else { unreachable!("plans are JSON objects") };
-        a.keys().chain(b.keys()).find(|k| a.get(*k) != b.get(*k)).map(|k| {
+        a.keys().chain(b.keys()).filter(|k| *k != "order").find(|k| a.get(*k) != b.get(*k)).map(|k| {
             let show = |m: &Map<String, Value>| m.get(k).map_or("absent".into(), |v| v.to_string());
             format!("{k}: {} vs {}", show(&a), show(&b))
         })
@@ -337,7 +352,21 @@ pub(crate) mod tests {
                 seed: None,
                 shard: Some(Shard { index: 1, count: 2 }),
             }),
+            order: PointOrder::CoarseToFine,
         }
+    }
+
+    #[test]
+    fn order_is_recorded_and_old_files_read_as_row_major() {
+        let plan = slice_plan();
+        assert_eq!(plan.to_json()["order"], "coarse-to-fine");
+        let mut old = plan.to_json();
+        old.as_object_mut().unwrap().remove("order");
+        let read = Plan::from_json(&old).unwrap();
+        assert_eq!(read.order, PointOrder::RowMajor);
+        assert_eq!(read.difference(&plan), None, "a resumed old file is the same computation");
+        old["order"] = json!("spiral");
+        assert!(Plan::from_json(&old).unwrap_err().to_string().contains("order"));
     }
 
     #[test]

@@ -102,6 +102,7 @@ pub fn run(req: &SurfaceRequest, data: &ModelData, center: &[Named], progress: &
             ),
             results: out.join("surface.jsonl"),
             resume: req.resume,
+            redraw: None,
         };
         progress.note(&format!("direction {} of {}", k + 1, req.repeats));
         all.push(run.execute(&|| data.build(), progress)?);

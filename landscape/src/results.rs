@@ -8,7 +8,9 @@
 //! The first line holds the plan (model, weights and directions
 //! fingerprints, grid, data) and the metric names. Every further line is
 //! one grid point, appended with a single write as soon as it is computed,
-//! in any order. Values are written with enough digits to read back
+//! in any order (runs compute them coarse to fine, [`crate::grid_order`];
+//! the plan's `order` says so, and readers judge complete levels from the
+//! points present). Values are written with enough digits to read back
 //! bit-identically. A run killed mid-write leaves at most one partial last
 //! line: resuming drops it (and recomputes that point) and keeps every
 //! complete line; reading it for a figure reports it.

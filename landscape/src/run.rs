@@ -4,6 +4,7 @@
 //! each as it finishes, and reads the complete file back.
 
 use crate::error::Result;
+use crate::live_figures::{LiveFigures, Redraw};
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::results::{Results, ResultsWriter};
@@ -22,6 +23,8 @@ pub struct SurfaceRun<'a> {
     pub results: PathBuf,
     /// Continue an existing results file instead of creating it.
     pub resume: bool,
+    /// Rewrite the default figures during the run ([`crate::live_figures`]).
+    pub redraw: Option<Redraw>,
 }
 
 impl SurfaceRun<'_> {
@@ -31,21 +34,24 @@ impl SurfaceRun<'_> {
     pub fn execute(&self, factory: &(dyn Fn() -> Box<dyn Module> + Sync), progress: &dyn Progress) -> Result<Results> {
         self.plan.validate()?;
         let metrics = self.job.metric_names();
-        let (writer, done) = if self.resume && self.results.exists() {
+        // A resumed file keeps the order it was started in (its shard's points depend on it).
+        let (writer, done, order) = if self.resume && self.results.exists() {
             let (w, r) = ResultsWriter::resume(&self.results, &self.plan, &metrics)?;
-            (w, r.points.keys().copied().collect::<BTreeSet<usize>>())
+            (w, r.points.keys().copied().collect::<BTreeSet<usize>>(), r.plan.order)
         } else {
-            (ResultsWriter::create(&self.results, &self.plan, &metrics)?, BTreeSet::new())
+            (ResultsWriter::create(&self.results, &self.plan, &metrics)?, BTreeSet::new(), self.plan.order)
         };
-        let pending = self.job.pending(&done);
+        let pending = self.job.pending(&done, order);
         if !pending.is_empty() {
             progress.start(pending.len(), "points");
             progress.phase("evaluating");
         }
+        let grid = (self.job.x.num, self.job.y.map_or(1, |y| y.num));
+        let live = self.redraw.clone().map(|r| LiveFigures::new(r, self.results.clone(), grid, &done));
         compute(&self.job, factory, &pending, &|i, x, y, v| {
             writer.append(i, x, y, v)?;
             progress.tick();
-            Ok(())
+            live.as_ref().map_or(Ok(()), |l| l.point_done(i))
         })?;
         if !pending.is_empty() {
             progress.finish();

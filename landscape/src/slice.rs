@@ -10,6 +10,7 @@ use crate::directions_file::DirectionsFile;
 use crate::error::{at_least, LandscapeError, Result};
 use crate::fingerprint::state_fingerprint;
 use crate::hessian::{canonical_sign, top_eigen_lanczos, ModelHessian, Operator};
+use crate::live_figures::{PlotEvery, Redraw};
 use crate::model_data::{EvalConfig, ModelData};
 use crate::plan::{Around, DirectionSource, Plan, Slice};
 use crate::progress::Progress;
@@ -61,6 +62,9 @@ pub struct SurfaceRequest {
     pub force: bool,
     /// Figure size in pixels.
     pub size: (u32, u32),
+    /// Rewrite the default figures during the run, from the finest complete
+    /// level (not for shards or repeats; [`crate::live_figures`]).
+    pub plot_every: Option<PlotEvery>,
     /// Output folder.
     pub out: PathBuf,
 }
@@ -100,6 +104,7 @@ impl SurfaceRequest {
             resume: false,
             force: false,
             size: (800, 600),
+            plot_every: None,
             out,
         }
     }
@@ -203,6 +208,7 @@ pub fn run(req: &SurfaceRequest, progress: &dyn Progress) -> Result<SurfaceOutco
         ),
         results: req.out.join("surface.jsonl"),
         resume: req.resume,
+        redraw: req.plot_every.filter(|_| req.shard.is_none()).map(|every| Redraw { every, out: req.out.clone(), size: req.size }),
     };
     let results = run.execute(&|| data.build(), progress)?;
     let written = if req.shard.is_some() { Vec::new() } else { figures::default_figures(&results, &req.out, req.size)? };

@@ -2,7 +2,7 @@
 //!
 //! Three pieces stay separate so each can be swapped: *which points, in
 //! which order* (the caller passes the list: [`SurfaceJob::pending`] gives
-//! this job's shard in row-major order; a coarse-to-fine order or an MPI
+//! this job's shard in a [`PointOrder`], coarse to fine for new runs; an MPI
 //! rank's chunk is another list), *how one point is evaluated* (an
 //! [`Evaluator`]), and *where results go* (a [`PointSink`], e.g. a results
 //! file). Points run in parallel or one after another by their size
@@ -11,10 +11,12 @@
 use crate::direction::{point, Direction};
 use crate::error::Result;
 use crate::evaluator::Evaluator;
+use crate::grid_order::PointOrder;
 use nn::{Module, ModuleExt, Named};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A grid axis: `num` evenly spaced values from `start` to `end` inclusive,
 /// written `START:END:NUM` (e.g. `-1:1:51`).
@@ -88,7 +90,9 @@ impl FromStr for Range {
     }
 }
 
-/// A part of the grid for one machine: points `i` with `i % count == index`.
+/// A part of the grid for one machine: the points at positions `p` of the
+/// run's [`PointOrder`] with `p % count == index`, so in coarse-to-fine
+/// order every shard holds a share of every level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
     /// This shard, from 0.
@@ -158,9 +162,11 @@ impl SurfaceJob<'_> {
         (x, y)
     }
 
-    /// Points of this job's shard not in `done`, ascending.
-    pub fn pending(&self, done: &BTreeSet<usize>) -> Vec<usize> {
-        (0..self.num_points()).filter(|i| self.shard.is_none_or(|s| i % s.count == s.index) && !done.contains(i)).collect()
+    /// Points of this job's shard not in `done`, in `order`.
+    pub fn pending(&self, done: &BTreeSet<usize>, order: PointOrder) -> Vec<usize> {
+        let all = order.points(self.x.num, self.y.map_or(1, |y| y.num));
+        let in_shard = |pos: usize| self.shard.is_none_or(|s| pos % s.count == s.index);
+        all.into_iter().enumerate().filter(|&(pos, i)| in_shard(pos) && !done.contains(&i)).map(|(_, i)| i).collect()
     }
 }
 
@@ -222,8 +228,33 @@ pub fn compute_with(
     let flops = autodiff::kernels::gemm::flop_count() - before;
     match schedule.unwrap_or_else(|| Schedule::for_size(flops, rayon::current_num_threads())) {
         Schedule::Kernels => rest.iter().try_for_each(|&i| evaluate_point(job, model.as_mut(), i, sink)),
-        Schedule::Points => rest.par_iter().try_for_each_init(factory, |model, &i| evaluate_point(job, model.as_mut(), i, sink)),
+        Schedule::Points => in_order_on_workers(rest, factory, &|model, i| evaluate_point(job, model, i, sink)),
     }
+}
+
+/// Runs `work` on every point of `points` on all rayon workers (one model
+/// each), handing points out in list order so they also finish nearly in
+/// it (at most one per worker in flight): a coarse-to-fine run completes its
+/// levels one after another. Stops handing out points after an error.
+fn in_order_on_workers(
+    points: &[usize],
+    factory: &(dyn Fn() -> Box<dyn Module> + Sync),
+    work: &(dyn Fn(&mut dyn Module, usize) -> Result<()> + Sync),
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let workers = rayon::current_num_threads().min(points.len());
+    (0..workers).into_par_iter().try_for_each(|_| {
+        let mut model = factory();
+        while !failed.load(Ordering::Relaxed) {
+            let Some(&i) = points.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+            if let Err(e) = work(model.as_mut(), i) {
+                failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Sets `model` to point `i` of `job`, evaluates it and hands the values to

@@ -149,6 +149,7 @@ pub fn run(req: &TrajectoryRequest, progress: &dyn Progress) -> Result<Trajector
         ),
         results: req.out.join("surface.jsonl"),
         resume: req.resume,
+        redraw: None,
     };
     let results = run.execute(&|| data.build(), progress)?;
     let mut written = figures::default_figures(&results, &req.out, req.size)?;

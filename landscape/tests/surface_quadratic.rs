@@ -4,7 +4,7 @@
 
 use autodiff::Tensor;
 use datasets::ClassificationSet;
-use landscape::{compute_with, ClassifierEvaluator, Direction, EvalSet, Range, Schedule, SurfaceJob};
+use landscape::{compute_with, ClassifierEvaluator, Direction, EvalSet, PointOrder, Range, Schedule, SurfaceJob};
 use nn::{Kind, Module, ModuleExt};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -59,7 +59,7 @@ fn run(threads: usize, schedule: Option<Schedule>) -> Vec<(usize, f64, f64, Vec<
             out.lock().unwrap().push((i, x, y, v.to_vec()));
             Ok(())
         };
-        compute_with(&job, &factory, &job.pending(&BTreeSet::new()), &sink, schedule)
+        compute_with(&job, &factory, &job.pending(&BTreeSet::new(), PointOrder::CoarseToFine), &sink, schedule)
     })
     .unwrap();
     let mut v = out.into_inner().unwrap();

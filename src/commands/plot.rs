@@ -46,8 +46,14 @@ pub fn run(a: PlotArgs) -> Result<(), CliError> {
     if a.out.extension().and_then(|e| e.to_str()) != Some("png") {
         return Err(CliError::new(format!("--out {}: must end in .png", a.out.display())));
     }
-    let (r, _) = Results::read(&a.results, false)?;
+    // A run still going (or killed mid-line) is drawn from its complete lines.
+    let (r, _) = Results::read(&a.results, true)?;
+    let level = r.drawn_level().map_err(|e| CliError::new(format!("{}: {e}", a.results.display())))?;
     figures::save_png(&figures::draw(&r, &req)?, &a.out).map_err(|e| CliError::new(format!("--out {e}")))?;
-    println!("wrote {}", a.out.display());
+    if level.is_complete() {
+        println!("wrote {}", a.out.display());
+    } else {
+        println!("wrote {} (unfinished: drew {})", a.out.display(), level.describe());
+    }
     Ok(())
 }

@@ -16,7 +16,13 @@ use std::path::PathBuf;
   llv surface --model lenet --weights runs/lenet-sgd/final.safetensors --x -1:1:51 --out surf1d
   llv surface --model lenet --weights final.safetensors --x -1:1:41 --y -1:1:41 --limit 1000 --out surf2d
   llv surface ... --shard 1/4 --out part1     # then: llv merge part1 part2 part3 part4 --out all
-  llv surface ... --out surf2d --resume       # continue an interrupted run")]
+  llv surface ... --out surf2d --resume       # continue an interrupted run
+  llv surface ... --out surf2d --plot-every level   # contour.png etc. redrawn as each level completes
+
+Points are computed coarse to fine: first the grid's corners, then 3×3, 5×5, 9×9, 17×17, ... (for sizes
+that are not 2^k+1, the nearest nested subsets), each level's new points row by row. Stopped at any time,
+the results file holds a complete coarser grid: `llv plot` draws its finest complete level and says how
+much of the grid that is. Each point's values do not depend on the order.")]
 pub struct SurfaceArgs {
     #[command(flatten)]
     pub eval: ModelDataArgs,
@@ -56,9 +62,14 @@ pub struct SurfaceArgs {
     /// Seed of the random directions.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Compute only part k of N of the grid (1 <= k <= N).
+    /// Compute only part k of N of the grid (1 <= k <= N): every N-th point of the coarse-to-fine order, so each
+    /// shard holds a share of every level.
     #[arg(long)]
     pub shard: Option<String>,
+    /// Rewrite the default figures during the run, from the finest complete level: `level` (each time one
+    /// completes) or MINUTES (at most that often). Drawn by the worker that finishes the level.
+    #[arg(long, value_name = "MINUTES|level")]
+    pub plot_every: Option<String>,
     #[command(flatten)]
     pub output: OutArgs,
 }
@@ -91,6 +102,7 @@ impl SurfaceArgs {
             resume: self.output.resume,
             force: self.output.force,
             size: parse_size(&self.output.size)?,
+            plot_every: self.plot_every.as_deref().map(|v| parse("--plot-every", v)).transpose()?,
             out: self.output.out.clone(),
         })
     }
