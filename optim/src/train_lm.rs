@@ -34,7 +34,7 @@ use crate::optimizer::{model_loss, model_loss_grad, Objective, Optimizer, StepRe
 use crate::schedule::Schedule;
 use crate::train::{NoHooks, TrainError};
 use autodiff::Tensor;
-use datasets::{BpttBatches, TokenBatch};
+use datasets::BpttBatches;
 use nn::{Module, ModuleExt};
 use std::time::Instant;
 
@@ -106,10 +106,9 @@ pub trait LmHooks {
 impl LmHooks for NoHooks {}
 
 /// Token ids of a batch as the f32 tensor `[batch, seq_len]` a language
-/// model's `forward` takes.
-pub fn token_tensor(b: &TokenBatch) -> Tensor {
-    Tensor::from_vec(b.inputs.iter().map(|&t| t as f32).collect(), &[b.batch, b.seq_len])
-}
+/// model's `forward` takes (`nn::eval_lm::lm_input`, under the name this
+/// crate has used).
+pub use nn::eval_lm::lm_input as token_tensor;
 
 /// Mean next-token cross-entropy of `model` on token ids `x` (`[b, t]`)
 /// with targets `targets` (`b·t`, row-major): logits `[b, t, v]` are
@@ -223,7 +222,7 @@ pub fn evaluate_lm(model: &mut dyn Module, windows: &BpttBatches<'_>) -> f64 {
     let (mut sum, mut n) = (0.0f64, 0usize);
     for b in windows.iter() {
         let count = b.targets.len();
-        sum += lm_loss(model, &token_tensor(&b), &b.targets).item() as f64 * count as f64;
+        sum += nn::lm_loss(model, &b).item() as f64 * count as f64;
         n += count;
     }
     sum / n.max(1) as f64
